@@ -1,0 +1,34 @@
+use anyhow::Result;
+use serde_json::json;
+
+use super::GlobalOpts;
+use crate::rootfs::options::known_options;
+use crate::security::lsm;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {}
+
+/// The runtime-spec features document: exactly what this build of xrun implements.
+pub fn run(_args: Args, _g: &GlobalOpts) -> Result<i32> {
+    let doc = json!({
+        "ociVersionMin": "1.0.0",
+        "ociVersionMax": "1.2.0",
+        "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
+        "mountOptions": known_options(),
+        "linux": {
+            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
+            "capabilities": caps::all().iter().map(|c| c.to_string()).collect::<std::collections::BTreeSet<_>>(),
+            "cgroup": {"v1": false, "v2": false, "systemd": false, "systemdUser": false, "rdma": false},
+            "seccomp": {"enabled": false},
+            "apparmor": {"enabled": lsm::apparmor_enabled()},
+            "selinux": {"enabled": lsm::selinux_enabled()},
+            "intelRdt": {"enabled": false},
+            "mountExtensions": {"idmap": {"enabled": false}}
+        },
+        "annotations": {
+            "org.opencontainers.runtime-spec.features.v1.xrun.version": env!("CARGO_PKG_VERSION")
+        }
+    });
+    println!("{}", serde_json::to_string_pretty(&doc)?);
+    Ok(0)
+}

@@ -1,0 +1,221 @@
+//! `create` (and the first half of `run`): from a bundle to an init that waits to start.
+//!
+//! Everything made along the way is undone if a later step fails: the init is killed, its
+//! cgroups removed and the state directory deleted, so a failed create leaves nothing.
+
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use super::{root::write_atomic, ContainerDir, OciState, Root, State, Status};
+use crate::bundle;
+use crate::cgroups;
+use crate::cli::GlobalOpts;
+use crate::hooks;
+use crate::namespaces::Plan;
+use crate::process::channel::Msg;
+use crate::process::launch::{self, Placement, Spawned};
+use crate::process::{console, exec_fifo, fds, InitArgs, StartGate};
+use crate::security::lsm;
+
+pub struct CreateOpts {
+    pub id: String,
+    pub bundle: PathBuf,
+    pub console_socket: Option<PathBuf>,
+    pub pid_file: Option<PathBuf>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+}
+
+/// How the created container will be started.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `create`: a later `start` releases the init through the exec fifo.
+    Create,
+    /// `run`: this process starts the init itself.
+    Run { detach: bool },
+}
+
+/// A container whose init reported that it is set up.
+pub struct Created {
+    pub dir: ContainerDir,
+    pub state: State,
+    pub init: Spawned,
+    pub cgroup: cgroups::Manager,
+    /// The pty master, when xrun relays the terminal itself (foreground run).
+    pub console_master: Option<OwnedFd>,
+}
+
+/// `xrun create`.
+pub fn create(g: &GlobalOpts, o: &CreateOpts) -> Result<()> {
+    create_container(g, o, Mode::Create).map(drop)
+}
+
+/// Undoes a partial create when dropped, unless disarmed.
+struct Undo {
+    dir: Option<ContainerDir>,
+    cgroup: Option<cgroups::Manager>,
+    init: Option<OwnedFd>,
+}
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        if let Some(pidfd) = self.init.take() {
+            super::kill::kill_and_wait(&pidfd);
+        }
+        if let Some(cg) = self.cgroup.take() {
+            if let Err(e) = cg.destroy() {
+                crate::logging::warning(&format!("cleanup: {e:#}"));
+            }
+        }
+        if let Some(dir) = self.dir.take() {
+            if let Err(e) = dir.remove() {
+                crate::logging::warning(&format!("cleanup: {e:#}"));
+            }
+        }
+    }
+}
+
+pub fn create_container(g: &GlobalOpts, o: &CreateOpts, mode: Mode) -> Result<Created> {
+    super::id::validate(&o.id)?;
+    let b = bundle::load(&o.bundle)?;
+    let process = b
+        .spec
+        .process()
+        .as_ref()
+        .context("config.json: process: must be set")?;
+    lsm::check_available(
+        process.apparmor_profile().as_deref(),
+        process.selinux_label().as_deref(),
+    )?;
+    fds::extra_fds(o.preserve_fds)?;
+    let terminal = process.terminal().unwrap_or(false);
+    let foreground = mode == Mode::Run { detach: false };
+    match (terminal, &o.console_socket) {
+        (true, None) if !foreground => {
+            bail!("process.terminal is true: a detached container needs --console-socket")
+        }
+        (false, Some(_)) => bail!("--console-socket needs process.terminal to be true"),
+        _ => {}
+    }
+    let console_socket = match &o.console_socket {
+        Some(p) => Some(console::connect_socket(p)?),
+        None => None,
+    };
+
+    let root = Root::new(&g.root);
+    let mut undo = Undo {
+        dir: Some(root.create(&o.id)?),
+        cgroup: None,
+        init: None,
+    };
+    let dir = undo.dir.as_ref().unwrap();
+    let linux = b.spec.linux().as_ref();
+    let cgroup = cgroups::Manager::create(&cgroups::Config {
+        id: &o.id,
+        path: linux.and_then(|l| l.cgroups_path().as_deref()),
+        resources: linux.and_then(|l| l.resources().as_ref()),
+        systemd: g.systemd_cgroup,
+    })?;
+    let cgroup = undo.cgroup.insert(cgroup);
+    let start = match mode {
+        Mode::Create => StartGate::Fifo(exec_fifo::create(&dir.exec_fifo())?),
+        Mode::Run { .. } => StartGate::Channel,
+    };
+    let plan = Plan::from_spec(&b.spec);
+    let cgroup_mounts = cgroup.container_mounts();
+    let args = InitArgs {
+        id: &o.id,
+        spec: &b.spec,
+        process,
+        rootfs: &b.rootfs,
+        bundle: &b.dir,
+        console_socket,
+        start,
+        preserve_fds: o.preserve_fds,
+        no_pivot: o.no_pivot,
+        no_new_keyring: o.no_new_keyring,
+        cgroup_mounts: &cgroup_mounts,
+    };
+    let place = |pid: i32| cgroup.add_pid(pid);
+    let placement = Placement {
+        clone_into: cgroup.clone_target(),
+        place: &place,
+    };
+    let init = launch::spawn(args, &plan, &placement)?;
+    undo.init = Some(init.pidfd.try_clone()?);
+
+    let start_time = crate::process::pidinfo::stat(init.pid)
+        .map(|s| s.start_time)
+        .context("the container init exited during setup")?;
+    let mut state = State {
+        id: o.id.clone(),
+        pid: init.pid,
+        init_start_time: start_time,
+        bundle: b.dir.clone(),
+        rootfs: b.rootfs.clone(),
+        created: crate::logging::rfc3339_now(),
+        owner: owner_name(),
+        config: b.spec.clone(),
+        cgroup: None,
+    };
+    let mut console_master = None;
+    loop {
+        match init.chan.recv_with_fd()? {
+            (Msg::RunRuntimeHooks, _) => {
+                let json = hook_state(&state, Status::Creating)?;
+                let h = b.spec.hooks().as_ref();
+                hooks::run(h, hooks::Kind::Prestart, &json)?;
+                hooks::run(h, hooks::Kind::CreateRuntime, &json)?;
+                init.chan.send(&Msg::Continue)?;
+            }
+            (Msg::Console, fd) => {
+                console_master = Some(fd.context("no pty master with the console message")?)
+            }
+            (Msg::Created, _) => break,
+            (Msg::Error { msg }, _) => bail!(msg),
+            (other, _) => bail!("unexpected message from the init: {other:?}"),
+        }
+    }
+
+    state.cgroup = undo.cgroup.as_ref().and_then(|c| c.record());
+    undo.dir.as_ref().unwrap().save_state(&state)?;
+    if let Some(p) = &o.pid_file {
+        write_pid_file(p, init.pid)?;
+    }
+    // Success: nothing to undo.
+    undo.init = None;
+    let cgroup = undo.cgroup.take().unwrap();
+    let dir = undo.dir.take().unwrap();
+    Ok(Created {
+        dir,
+        state,
+        init,
+        cgroup,
+        console_master,
+    })
+}
+
+/// The state JSON hooks read on stdin.
+pub fn hook_state(state: &State, status: Status) -> Result<String> {
+    let s: OciState = state.oci_state(status);
+    Ok(serde_json::to_string(&s)?)
+}
+
+/// Writes the pid file atomically, as runc does (containerd reads it as soon as we exit).
+pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    let path = std::path::absolute(path).context("--pid-file")?;
+    write_atomic(&path, pid.to_string().as_bytes(), 0o644).context("--pid-file")
+}
+
+/// The name of the user running xrun, for `state`'s `owner` (runc reports it too).
+fn owner_name() -> String {
+    let uid = nix::unistd::geteuid();
+    nix::unistd::User::from_uid(uid)
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| uid.to_string())
+}

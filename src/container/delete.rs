@@ -1,0 +1,39 @@
+//! `delete`: remove a stopped container (a created one too, like runc); `--force` kills a
+//! running one first.
+
+use anyhow::{bail, Result};
+
+use super::create::hook_state;
+use super::kill::{kill_and_wait, open_init};
+use super::{ContainerDir, Root, State, Status};
+use crate::cgroups;
+use crate::cli::GlobalOpts;
+use crate::hooks;
+
+pub fn delete(g: &GlobalOpts, id: &str, force: bool) -> Result<()> {
+    let dir = Root::new(&g.root).open(id)?;
+    let state = match dir.load_state() {
+        Ok(s) => s,
+        // A create that crashed before writing its state: only --force cleans that up.
+        Err(_) if force => return dir.remove(),
+        Err(e) => return Err(e),
+    };
+    let status = state.status(&dir);
+    if !force && !matches!(status, Status::Stopped | Status::Created) {
+        bail!("cannot delete container {id} that is not stopped: {status}");
+    }
+    destroy(dir, &state)
+}
+
+/// Kills whatever is left, removes the cgroups and the state, runs the poststop hooks.
+pub fn destroy(dir: ContainerDir, state: &State) -> Result<()> {
+    if let Some(pidfd) = open_init(state)? {
+        kill_and_wait(&pidfd);
+    }
+    let cg = cgroups::Manager::load(state.cgroup.as_ref())?;
+    cg.destroy()?;
+    dir.remove()?;
+    let json = hook_state(state, Status::Stopped)?;
+    hooks::run_warn(state.config.hooks().as_ref(), hooks::Kind::Poststop, &json);
+    Ok(())
+}

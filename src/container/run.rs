@@ -1,0 +1,33 @@
+//! `run`: create and start in one go; in the foreground, wait for the container, relay its
+//! terminal and signals, delete it afterwards (unless `--keep`) and exit with its status.
+
+use anyhow::Result;
+
+use super::create::{create_container, hook_state, CreateOpts, Mode};
+use super::Status;
+use crate::cli::GlobalOpts;
+use crate::hooks;
+use crate::process::channel::Msg;
+use crate::process::wait;
+
+pub fn run(g: &GlobalOpts, o: &CreateOpts, detach: bool, keep: bool) -> Result<i32> {
+    let c = create_container(g, o, Mode::Run { detach })?;
+    let hooks_cfg = c.state.config.hooks().clone();
+    // Signals that arrive from here on go to the container, not to us.
+    let sfd = if detach {
+        None
+    } else {
+        Some(wait::signal_fd()?)
+    };
+    c.init.chan.send(&Msg::Start)?;
+    let json = hook_state(&c.state, Status::Running)?;
+    hooks::run_warn(hooks_cfg.as_ref(), hooks::Kind::Poststart, &json);
+    let Some(sfd) = sfd else {
+        return Ok(0);
+    };
+    let code = wait::wait_foreground(c.init.pid, &sfd, c.console_master)?;
+    if !keep {
+        super::delete::destroy(c.dir, &c.state)?;
+    }
+    Ok(code)
+}

@@ -1,0 +1,26 @@
+//! `start`: release a created container's init into the user's program.
+
+use anyhow::{bail, Result};
+
+use super::create::hook_state;
+use super::{Root, Status};
+use crate::cli::GlobalOpts;
+use crate::hooks;
+use crate::process::exec_fifo;
+
+pub fn start(g: &GlobalOpts, id: &str) -> Result<()> {
+    let dir = Root::new(&g.root).open(id)?;
+    let state = dir.load_state()?;
+    match state.status(&dir) {
+        Status::Created => {}
+        Status::Stopped => bail!("cannot start a container that has stopped"),
+        Status::Running | Status::Paused => bail!("cannot start an already running container"),
+        Status::Creating => bail!("cannot start a container that is still being created"),
+    }
+    exec_fifo::release(&dir.exec_fifo())?;
+    // The fifo's absence is what tells `created` from `running` from now on.
+    std::fs::remove_file(dir.exec_fifo())?;
+    let json = hook_state(&state, Status::Running)?;
+    hooks::run_warn(state.config.hooks().as_ref(), hooks::Kind::Poststart, &json);
+    Ok(())
+}

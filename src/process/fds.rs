@@ -1,0 +1,92 @@
+//! File descriptors that cross into the container: stdio, socket-activation fds
+//! (`LISTEN_FDS`) and `--preserve-fds N`. Everything else of the runtime is closed or marked
+//! close-on-exec before the user's program runs (CVE-2024-21626 used a leaked directory fd).
+
+use std::os::fd::RawFd;
+
+use anyhow::{bail, Result};
+
+fn fd_flags(fd: RawFd) -> Option<i32> {
+    // SAFETY: F_GETFD on any number is harmless.
+    let f = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    (f >= 0).then_some(f)
+}
+
+/// Socket-activation fds passed to us by systemd (`LISTEN_FDS`, for our pid only).
+pub fn listen_fds() -> u32 {
+    let pid_ok = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+        .is_some_and(|p| p == std::process::id());
+    if !pid_ok {
+        return 0;
+    }
+    std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The fds 3.. that the container keeps: socket activation first, then `--preserve-fds`.
+/// Each must be open now, or a descriptor of ours could take its number and leak.
+pub fn extra_fds(preserve: u32) -> Result<u32> {
+    let n = listen_fds() + preserve;
+    for fd in 3..3 + n as RawFd {
+        if fd_flags(fd).is_none() {
+            bail!("--preserve-fds: file descriptor {fd} is not open");
+        }
+    }
+    Ok(n)
+}
+
+/// Closes every descriptor from 3 up that is neither below `3 + extra` nor in `keep`.
+pub fn close_all_except(extra: u32, keep: &[RawFd]) -> Result<()> {
+    let first = 3 + extra as RawFd;
+    let mut keep: Vec<RawFd> = keep.iter().copied().filter(|&k| k >= first).collect();
+    keep.sort_unstable();
+    let mut from = first;
+    for k in keep.into_iter().chain(std::iter::once(RawFd::MAX)) {
+        if k > from {
+            let to = if k == RawFd::MAX {
+                u32::MAX
+            } else {
+                (k - 1) as u32
+            };
+            // SAFETY: plain syscall; closes only descriptors we decided to drop.
+            let r = unsafe { libc::syscall(libc::SYS_close_range, from as u32, to, 0) };
+            if r < 0 {
+                bail!("close_range: {}", std::io::Error::last_os_error());
+            }
+        }
+        from = k.saturating_add(1);
+    }
+    Ok(())
+}
+
+/// Makes stdio and the kept extra fds survive `execve`.
+pub fn keep_across_exec(extra: u32) -> Result<()> {
+    for fd in 0..3 + extra as RawFd {
+        match fd_flags(fd) {
+            Some(flags) => {
+                // SAFETY: clearing FD_CLOEXEC on a descriptor that is open.
+                if unsafe { libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) } < 0 {
+                    bail!("fd {fd}: {}", std::io::Error::last_os_error());
+                }
+            }
+            // A closed stdio fd stays closed, as with runc.
+            None if fd < 3 => {}
+            None => bail!("fd {fd} is not open"),
+        }
+    }
+    Ok(())
+}
+
+/// The env additions that go with socket activation: the container's init is pid 1.
+pub fn listen_env(process_env: &mut Vec<String>) {
+    let n = listen_fds();
+    if n > 0 {
+        process_env.retain(|e| !e.starts_with("LISTEN_FDS=") && !e.starts_with("LISTEN_PID="));
+        process_env.push(format!("LISTEN_FDS={n}"));
+        process_env.push("LISTEN_PID=1".to_string());
+    }
+}
