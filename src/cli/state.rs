@@ -10,7 +10,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args, g: &GlobalOpts) -> Result<i32> {
-    let dir = Root::new(&g.root).open(&args.id)?;
+    let dir = Root::new(&g.root).open_unlocked(&args.id)?;
     let state = dir.load_state()?;
     let out = state.oci_state(state.status(&dir));
     println!("{}", serde_json::to_string_pretty(&out)?);

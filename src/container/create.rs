@@ -144,23 +144,25 @@ pub fn create_container(g: &GlobalOpts, o: &CreateOpts, mode: Mode) -> Result<Cr
         clone_into: cgroup.clone_target(),
         place: &place,
     };
-    let init = launch::spawn(args, &plan, &placement)?;
-    undo.init = Some(init.pidfd.try_clone()?);
-
-    let start_time = crate::process::pidinfo::stat(init.pid)
-        .map(|s| s.start_time)
-        .context("the container init exited during setup")?;
+    // Written before the clone so that `state` reports "creating" from the start.
     let mut state = State {
         id: o.id.clone(),
-        pid: init.pid,
-        init_start_time: start_time,
+        pid: 0,
+        init_start_time: 0,
         bundle: b.dir.clone(),
         rootfs: b.rootfs.clone(),
         created: crate::logging::rfc3339_now(),
         owner: owner_name(),
         config: b.spec.clone(),
-        cgroup: None,
+        cgroup: cgroup.record(),
     };
+    dir.save_state(&state)?;
+    let init = launch::spawn(args, &plan, &placement)?;
+    undo.init = Some(init.pidfd.try_clone()?);
+    state.pid = init.pid;
+    state.init_start_time = crate::process::pidinfo::stat(init.pid)
+        .map(|s| s.start_time)
+        .context("the container init exited during setup")?;
     let mut console_master = None;
     loop {
         match init.chan.recv_with_fd()? {
@@ -180,7 +182,6 @@ pub fn create_container(g: &GlobalOpts, o: &CreateOpts, mode: Mode) -> Result<Cr
         }
     }
 
-    state.cgroup = undo.cgroup.as_ref().and_then(|c| c.record());
     undo.dir.as_ref().unwrap().save_state(&state)?;
     if let Some(p) = &o.pid_file {
         write_pid_file(p, init.pid)?;

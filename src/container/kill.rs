@@ -35,6 +35,9 @@ pub fn kill(g: &GlobalOpts, id: &str, sig: i32, all: bool) -> Result<()> {
 
 /// A pidfd for the container's init, if it is still the process we started.
 pub fn open_init(state: &State) -> Result<Option<OwnedFd>> {
+    if state.pid <= 0 {
+        return Ok(None);
+    }
     let fd = match pidfd_open(state.pid) {
         Ok(fd) => fd,
         Err(nix::errno::Errno::ESRCH) => return Ok(None),

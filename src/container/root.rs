@@ -21,11 +21,11 @@ pub struct Root {
     path: PathBuf,
 }
 
-/// A container's state directory, locked for as long as this value lives.
+/// A container's state directory; with an exclusive lock while `lock` is set.
 pub struct ContainerDir {
     pub id: String,
     pub path: PathBuf,
-    _lock: File,
+    lock: Option<File>,
 }
 
 impl Root {
@@ -55,27 +55,37 @@ impl Root {
         Ok(ContainerDir {
             id: id.to_string(),
             path,
-            _lock: lock,
+            lock: Some(lock),
         })
     }
 
-    /// Opens and locks an existing container's directory.
+    /// Opens and locks an existing container's directory, for verbs that change it.
     pub fn open(&self, id: &str) -> Result<ContainerDir> {
-        id::validate(id)?;
-        let path = self.path.join(id);
-        let lock = match lock_dir(&path) {
-            Ok(l) => l,
+        let mut dir = self.open_unlocked(id)?;
+        dir.lock = match lock_dir(&dir.path) {
+            Ok(l) => Some(l),
             Err(e) if is_not_found(&e) => bail!("container {id:?} does not exist"),
             Err(e) => return Err(e),
         };
         // It may have been deleted while we waited for the lock.
-        if !path.exists() {
+        if !dir.path.exists() {
+            bail!("container {id:?} does not exist");
+        }
+        Ok(dir)
+    }
+
+    /// Opens a container's directory without locking it, for verbs that only read (the
+    /// state file is replaced atomically, so readers never see a torn one).
+    pub fn open_unlocked(&self, id: &str) -> Result<ContainerDir> {
+        id::validate(id)?;
+        let path = self.path.join(id);
+        if !path.is_dir() {
             bail!("container {id:?} does not exist");
         }
         Ok(ContainerDir {
             id: id.to_string(),
             path,
-            _lock: lock,
+            lock: None,
         })
     }
 
@@ -121,6 +131,11 @@ fn is_not_found(e: &anyhow::Error) -> bool {
 }
 
 impl ContainerDir {
+    /// Gives up the lock early, e.g. while a foreground `run` waits for its container.
+    pub fn unlock(&mut self) {
+        self.lock = None;
+    }
+
     pub fn state_file(&self) -> PathBuf {
         self.path.join(STATE_FILE)
     }

@@ -4,14 +4,14 @@
 use anyhow::Result;
 
 use super::create::{create_container, hook_state, CreateOpts, Mode};
-use super::Status;
+use super::{Root, Status};
 use crate::cli::GlobalOpts;
 use crate::hooks;
 use crate::process::channel::Msg;
 use crate::process::wait;
 
 pub fn run(g: &GlobalOpts, o: &CreateOpts, detach: bool, keep: bool) -> Result<i32> {
-    let c = create_container(g, o, Mode::Run { detach })?;
+    let mut c = create_container(g, o, Mode::Run { detach })?;
     let hooks_cfg = c.state.config.hooks().clone();
     // Signals that arrive from here on go to the container, not to us.
     let sfd = if detach {
@@ -25,9 +25,14 @@ pub fn run(g: &GlobalOpts, o: &CreateOpts, detach: bool, keep: bool) -> Result<i
     let Some(sfd) = sfd else {
         return Ok(0);
     };
+    // Others may look at, signal or delete the container while it runs.
+    c.dir.unlock();
     let code = wait::wait_foreground(c.init.pid, &sfd, c.console_master)?;
     if !keep {
-        super::delete::destroy(c.dir, &c.state)?;
+        // Unless someone deleted it meanwhile.
+        if let Ok(dir) = Root::new(&g.root).open(&o.id) {
+            super::delete::destroy(dir, &c.state)?;
+        }
     }
     Ok(code)
 }

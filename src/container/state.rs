@@ -73,6 +73,9 @@ impl State {
     /// The status right now: the init must be alive (and the same process that we started)
     /// for the container to be anything but stopped.
     pub fn status(&self, dir: &ContainerDir) -> Status {
+        if self.pid == 0 {
+            return Status::Creating;
+        }
         if !self.init_alive() {
             return Status::Stopped;
         }

@@ -67,7 +67,12 @@ fn overlay_handle(exe: &Path, state_root: &Path) -> Result<OwnedFd> {
         bail!("state root and binary directory overlap");
     }
     if !empty.is_dir() {
-        std::fs::create_dir_all(&empty).with_context(|| format!("mkdir {}", empty.display()))?;
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&empty)
+            .with_context(|| format!("mkdir {}", empty.display()))?;
     }
     let lower = format!("{}:{}", escape(dir), escape(&empty));
     let fs = syscall::fsopen("overlay").context("fsopen overlay")?;

@@ -1,0 +1,240 @@
+//! Shared helpers for the integration tests: a private state root, busybox bundles built from
+//! Debian's static busybox, and cleanup of every container a test made, even when it fails.
+//!
+//! The tests run as root (they make real containers). Each container's cgroups go under the
+//! test process's own cgroup (a relative `cgroupsPath`), never elsewhere on the host.
+#![allow(dead_code)]
+
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_json::{json, Value};
+
+pub const XRUN: &str = env!("CARGO_BIN_EXE_xrun");
+pub const BUSYBOX: &str = "/bin/busybox";
+
+/// Busybox applets linked into test root filesystems.
+const APPLETS: &[&str] = &[
+    "sh", "true", "false", "echo", "cat", "ls", "id", "hostname", "mount", "ps", "sleep", "env",
+    "pwd", "readlink", "stat", "grep", "head", "touch", "mkdir", "test", "kill", "wc", "ulimit",
+    "umask", "dd", "rm", "ln", "chmod", "tty", "stty", "nproc", "uname", "domainname", "sysctl",
+];
+
+static SEQ: AtomicUsize = AtomicUsize::new(0);
+
+/// A test's private world: a temp dir holding the state root and the bundles.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub root: PathBuf,
+    /// Prefix of the relative cgroupsPath of this test's containers.
+    pub cgroup_prefix: String,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        assert!(
+            nix::unistd::geteuid().is_root(),
+            "integration tests make containers and must run as root"
+        );
+        assert!(
+            Path::new(BUSYBOX).exists(),
+            "{BUSYBOX} is missing: install busybox-static (make deps)"
+        );
+        let dir = tempfile::Builder::new().prefix("xrun-test.").tempdir().unwrap();
+        let root = dir.path().join("state");
+        Env {
+            root,
+            cgroup_prefix: format!(
+                "xrun-test-{}-{}",
+                std::process::id(),
+                SEQ.fetch_add(1, Ordering::SeqCst)
+            ),
+            dir,
+        }
+    }
+
+    /// A unique container id for this test.
+    pub fn id(&self, name: &str) -> String {
+        format!("{name}-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::SeqCst))
+    }
+
+    /// Runs `xrun --root <state> ARGS` and returns its output once xrun exits.
+    ///
+    /// Output goes through files, not pipes: a created container's init keeps the stdio it
+    /// was given (that is the container's stdio), so waiting for end-of-file on a pipe would
+    /// wait for the container.
+    pub fn xrun(&self, args: &[&str]) -> Output {
+        let n = SEQ.fetch_add(1, Ordering::SeqCst);
+        let (o, e) = (self.dir.path().join(format!(".out{n}")), self.dir.path().join(format!(".err{n}")));
+        let status = self
+            .cmd(args)
+            .stdout(std::fs::File::create(&o).unwrap())
+            .stderr(std::fs::File::create(&e).unwrap())
+            .status()
+            .expect("run xrun");
+        let out = Output {
+            status,
+            stdout: std::fs::read(&o).unwrap(),
+            stderr: std::fs::read(&e).unwrap(),
+        };
+        let _ = std::fs::remove_file(o);
+        let _ = std::fs::remove_file(e);
+        out
+    }
+
+    /// The command, for tests that need to set stdio themselves.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(XRUN);
+        c.arg("--root").arg(&self.root).args(args);
+        c.stdin(Stdio::null());
+        c
+    }
+
+    /// Runs xrun and asserts success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.xrun(args);
+        assert!(
+            out.status.success(),
+            "xrun {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs xrun and asserts failure; returns stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.xrun(args);
+        assert!(
+            !out.status.success(),
+            "xrun {args:?} unexpectedly succeeded:\nstdout: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8(out.stderr).unwrap()
+    }
+
+    /// `state` parsed as JSON.
+    pub fn state(&self, id: &str) -> Value {
+        serde_json::from_str(&self.ok(&["state", id])).unwrap()
+    }
+
+    pub fn status(&self, id: &str) -> String {
+        self.state(id)["status"].as_str().unwrap().to_string()
+    }
+
+    /// A busybox bundle whose config is runc's default with `edit` applied. The process
+    /// runs without a terminal and the container's cgroup is nested under ours.
+    pub fn bundle(&self, name: &str, edit: impl FnOnce(&mut Value)) -> PathBuf {
+        let b = self.dir.path().join(format!("bundle-{name}"));
+        busybox_rootfs(&b.join("rootfs"));
+        let mut spec = default_spec();
+        spec["process"]["terminal"] = json!(false);
+        spec["linux"]["cgroupsPath"] = json!(format!("{}/{name}", self.cgroup_prefix));
+        edit(&mut spec);
+        write_spec(&b, &spec);
+        b
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        // Remove every container this test left, whatever state it is in.
+        if let Ok(entries) = std::fs::read_dir(&self.root) {
+            for e in entries.flatten() {
+                let id = e.file_name().to_string_lossy().into_owned();
+                if id.starts_with('.') {
+                    continue;
+                }
+                let _ = self.xrun(&["delete", "--force", &id]);
+            }
+        }
+        remove_test_cgroups(&self.cgroup_prefix);
+    }
+}
+
+/// Removes this test's cgroup directories (deepest first) in every hierarchy.
+fn remove_test_cgroups(prefix: &str) {
+    let Ok(text) = std::fs::read_to_string("/proc/self/cgroup") else { return };
+    for line in text.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (_, ctrl, path) = (parts.next(), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        let mount = if ctrl.is_empty() {
+            if Path::new("/sys/fs/cgroup/unified").exists() {
+                PathBuf::from("/sys/fs/cgroup/unified")
+            } else {
+                PathBuf::from("/sys/fs/cgroup")
+            }
+        } else {
+            let name = ctrl.trim_start_matches("name=");
+            PathBuf::from("/sys/fs/cgroup").join(name)
+        };
+        let base = mount.join(path.trim_start_matches('/')).join(prefix);
+        remove_tree(&base);
+    }
+}
+
+fn remove_tree(p: &Path) {
+    if let Ok(entries) = std::fs::read_dir(p) {
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_tree(&e.path());
+            }
+        }
+    }
+    let _ = std::fs::remove_dir(p);
+}
+
+/// runc's default config, as `xrun spec` writes it.
+pub fn default_spec() -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(XRUN)
+        .args(["spec", "--bundle"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    serde_json::from_slice(&std::fs::read(dir.path().join("config.json")).unwrap()).unwrap()
+}
+
+pub fn write_spec(bundle: &Path, spec: &Value) {
+    std::fs::create_dir_all(bundle).unwrap();
+    std::fs::write(bundle.join("config.json"), serde_json::to_vec_pretty(spec).unwrap()).unwrap();
+}
+
+/// A minimal root filesystem: static busybox and its applets, /etc/passwd and /etc/group.
+pub fn busybox_rootfs(rootfs: &Path) {
+    for d in ["bin", "etc", "tmp", "proc", "sys", "dev", "root"] {
+        std::fs::create_dir_all(rootfs.join(d)).unwrap();
+    }
+    std::fs::copy(BUSYBOX, rootfs.join("bin/busybox")).unwrap();
+    for a in APPLETS {
+        let _ = symlink("busybox", rootfs.join("bin").join(a));
+    }
+    std::fs::write(
+        rootfs.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\nuser:x:1000:1000:user:/home/user:/bin/sh\n",
+    )
+    .unwrap();
+    std::fs::write(rootfs.join("etc/group"), "root:x:0:\nnogroup:x:65534:\nuser:x:1000:\n").unwrap();
+}
+
+/// Sets `process.args`.
+pub fn args(spec: &mut Value, a: &[&str]) {
+    spec["process"]["args"] = json!(a);
+}
+
+/// `sh -c SCRIPT` as the process.
+pub fn sh(spec: &mut Value, script: &str) {
+    args(spec, &["/bin/sh", "-c", script]);
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
