@@ -90,7 +90,7 @@ pub fn create_container(g: &GlobalOpts, o: &CreateOpts, mode: Mode) -> Result<Cr
         process.apparmor_profile().as_deref(),
         process.selinux_label().as_deref(),
     )?;
-    fds::extra_fds(o.preserve_fds)?;
+    let extra_fds = fds::extra_fds(o.preserve_fds)?;
     let terminal = process.terminal().unwrap_or(false);
     let foreground = mode == Mode::Run { detach: false };
     match (terminal, &o.console_socket) {
@@ -134,7 +134,7 @@ pub fn create_container(g: &GlobalOpts, o: &CreateOpts, mode: Mode) -> Result<Cr
         bundle: &b.dir,
         console_socket,
         start,
-        preserve_fds: o.preserve_fds,
+        extra_fds,
         no_pivot: o.no_pivot,
         no_new_keyring: o.no_new_keyring,
         cgroup_mounts: &cgroup_mounts,

@@ -27,16 +27,26 @@ pub fn listen_fds() -> u32 {
         .unwrap_or(0)
 }
 
-/// The fds 3.. that the container keeps: socket activation first, then `--preserve-fds`.
-/// Each must be open now, or a descriptor of ours could take its number and leak.
-pub fn extra_fds(preserve: u32) -> Result<u32> {
-    let n = listen_fds() + preserve;
-    for fd in 3..3 + n as RawFd {
+/// The fds 3.. that the container keeps, decided by the runtime before any clone.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ExtraFds {
+    /// Socket-activation fds (they come first).
+    pub listen: u32,
+    /// All of them: socket activation plus `--preserve-fds`.
+    pub total: u32,
+}
+
+/// Socket activation first, then `--preserve-fds`. Each must be open now, or a descriptor of
+/// ours could take its number and leak.
+pub fn extra_fds(preserve: u32) -> Result<ExtraFds> {
+    let listen = listen_fds();
+    let total = listen + preserve;
+    for fd in 3..3 + total as RawFd {
         if fd_flags(fd).is_none() {
             bail!("--preserve-fds: file descriptor {fd} is not open");
         }
     }
-    Ok(n)
+    Ok(ExtraFds { listen, total })
 }
 
 /// Closes every descriptor from 3 up that is neither below `3 + extra` nor in `keep`.
@@ -82,8 +92,7 @@ pub fn keep_across_exec(extra: u32) -> Result<()> {
 }
 
 /// The env additions that go with socket activation: the container's init is pid 1.
-pub fn listen_env(process_env: &mut Vec<String>) {
-    let n = listen_fds();
+pub fn listen_env(n: u32, process_env: &mut Vec<String>) {
     if n > 0 {
         process_env.retain(|e| !e.starts_with("LISTEN_FDS=") && !e.starts_with("LISTEN_PID="));
         process_env.push(format!("LISTEN_FDS={n}"));
