@@ -29,6 +29,9 @@ pub struct Ctx {
     /// Bind mount sources, keyed by the `source` string of the config.
     pub bind_sources: BTreeMap<String, BindSource>,
     pub mounts: Vec<MountInfo>,
+    /// /proc/self/uid_map and gid_map: (inside, outside, count).
+    pub uid_map: Vec<(u64, u64, u64)>,
+    pub gid_map: Vec<(u64, u64, u64)>,
 }
 
 impl Ctx {
@@ -62,6 +65,8 @@ impl Ctx {
             bind_sources,
             mounts,
             config,
+            uid_map: read_id_map("/proc/self/uid_map"),
+            gid_map: read_id_map("/proc/self/gid_map"),
         })
     }
 
@@ -84,6 +89,23 @@ impl Ctx {
     pub fn in_userns(&self) -> bool {
         self.has_namespace("user")
     }
+}
+
+/// An id map, sorted; empty if unreadable.
+pub fn read_id_map(path: &str) -> Vec<(u64, u64, u64)> {
+    parse_id_map(&std::fs::read_to_string(path).unwrap_or_default())
+}
+
+pub fn parse_id_map(text: &str) -> Vec<(u64, u64, u64)> {
+    let mut v: Vec<_> = text
+        .lines()
+        .filter_map(|l| {
+            let n: Vec<u64> = l.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+            (n.len() == 3).then(|| (n[0], n[1], n[2]))
+        })
+        .collect();
+    v.sort_unstable();
+    v
 }
 
 fn read_json(path: &str) -> Result<Value, String> {

@@ -160,7 +160,7 @@ fn root_caps(s: &mut Value, _: &mut Prep) -> io::Result<()> {
         "bounding": ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_KILL", "CAP_SETPCAP", "CAP_SYS_CHROOT"],
         "effective": ["CAP_KILL"],
         "permitted": ["CAP_KILL", "CAP_CHOWN"],
-        "inheritable": ["CAP_CHOWN", "CAP_AUDIT_WRITE"],
+        "inheritable": ["CAP_CHOWN", "CAP_DAC_OVERRIDE"],
         "ambient": ["CAP_CHOWN"]
     });
     Ok(())

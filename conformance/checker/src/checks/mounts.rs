@@ -173,7 +173,7 @@ fn one_mount(ctx: &Ctx, t: &mut Tap, name: &str, m: &serde_json::Value, idx: usi
     }
     if !is_bind {
         for o in opts.iter().filter(|o| is_data(o)) {
-            data_option(t, name, mi, o);
+            data_option(ctx, t, name, mi, o);
         }
     }
 }
@@ -234,13 +234,20 @@ fn size_bytes(s: &str) -> Option<u64> {
     Some(b.div_ceil(4096) * 4096)
 }
 
-fn data_option(t: &mut Tap, name: &str, mi: &MountInfo, opt: &str) {
+fn data_option(ctx: &Ctx, t: &mut Tap, name: &str, mi: &MountInfo, opt: &str) {
     let (key, val) = opt.split_once('=').unwrap_or((opt, ""));
-    let have = mi.super_option(key);
+    let fs = mi.fstype.as_str();
+    // tmpfs leaves out options at their default: mode 1777, owner root.
+    let default = match (fs, key) {
+        ("tmpfs", "mode") => Some("1777"),
+        ("tmpfs", "uid" | "gid") => Some("0"),
+        _ => None,
+    };
+    let have = mi.super_option(key).or(default);
     let desc = format!("{name} has filesystem option {opt}");
     let why = || format!("superblock options: {}", mi.super_options.join(","));
     let octal = |s: &str| u32::from_str_radix(s, 8).ok();
-    match (mi.fstype.as_str(), key) {
+    match (fs, key) {
         ("tmpfs" | "devpts" | "mqueue", "mode" | "ptmxmode") => {
             t.check(have.and_then(octal).is_some() && have.and_then(octal) == octal(val), desc, why)
         }
@@ -249,13 +256,29 @@ fn data_option(t: &mut Tap, name: &str, mi: &MountInfo, opt: &str) {
             desc,
             why,
         ),
-        ("tmpfs" | "devpts", "uid" | "gid") | ("tmpfs", "nr_inodes") => {
-            t.check(have == Some(val), desc, why)
+        ("tmpfs" | "devpts", "uid" | "gid") => {
+            // Shown as the host's id (the initial user namespace's), whatever namespace
+            // the reader is in.
+            let map = if key == "uid" { &ctx.uid_map } else { &ctx.gid_map };
+            let want = val.parse().ok().and_then(|id| host_id(map, id));
+            let have = have.and_then(|h| h.parse::<u64>().ok());
+            t.check(want.is_some() && want == have, desc, || {
+                format!("want host {key} {want:?}; {}", why())
+            })
         }
+        ("tmpfs", "nr_inodes") => t.check(have == Some(val), desc, why),
         // newinstance is always on for devpts and not shown; other options are not shown
         // in a form that can be compared.
         _ => t.note(format!("{name}: option {opt} is not visible in mountinfo; not checked")),
     }
+}
+
+/// An id of this process's user namespace as the host sees it, through a
+/// /proc/self/{uid,gid}_map table.
+pub fn host_id(map: &[(u64, u64, u64)], id: u64) -> Option<u64> {
+    map.iter()
+        .find(|(inside, _, n)| id >= *inside && id < inside + n)
+        .map(|(inside, outside, _)| outside + (id - inside))
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! `linux.namespaces` (new, joined by path, or the runtime's), the user namespace's id
 //! maps, and the settings that live in a namespace: hostname, domainname, `linux.sysctl`.
 
-use crate::context::Ctx;
+use crate::context::{parse_id_map, Ctx};
 use crate::sys;
 use crate::tap::Tap;
 
@@ -77,18 +77,6 @@ pub fn check(ctx: &Ctx, t: &mut Tap) {
     sysctl(ctx, t);
 }
 
-fn parse_map(text: &str) -> Vec<(u64, u64, u64)> {
-    let mut v: Vec<_> = text
-        .lines()
-        .filter_map(|l| {
-            let n: Vec<u64> = l.split_whitespace().filter_map(|x| x.parse().ok()).collect();
-            (n.len() == 3).then(|| (n[0], n[1], n[2]))
-        })
-        .collect();
-    v.sort_unstable();
-    v
-}
-
 fn config_map(v: &serde_json::Value) -> Vec<(u64, u64, u64)> {
     let mut m: Vec<_> = v
         .as_array()
@@ -110,7 +98,7 @@ fn id_maps(ctx: &Ctx, t: &mut Tap) {
         return;
     }
     for (file, key) in [("uid_map", "uidMappings"), ("gid_map", "gidMappings")] {
-        let have = std::fs::read_to_string(format!("/proc/self/{file}")).map(|s| parse_map(&s));
+        let have = std::fs::read_to_string(format!("/proc/self/{file}")).map(|s| parse_id_map(&s));
         t.eq(
             format!("linux.{key} are /proc/self/{file}"),
             Ok(config_map(&ctx.linux()[key])),
@@ -162,7 +150,7 @@ mod tests {
     #[test]
     fn maps_and_sysctl_paths() {
         assert_eq!(
-            parse_map("         0     100000      65536\n"),
+            parse_id_map("         0     100000      65536\n"),
             vec![(0, 100000, 65536)]
         );
         assert_eq!(

@@ -102,20 +102,28 @@ fn read_only(name: &str, path: &str, t: &mut Tap) {
         Ok(true),
         sys::is_read_only(path).map_err(|e| e.to_string()),
     );
-    // Then a real write attempt, to see the kernel refuse it.
-    let (what, r) = if st.kind == FileKind::Dir {
+    // Then a real write attempt, to see the kernel refuse it: creating a file in a
+    // directory, or opening for writing a file that the process could write if the mount
+    // were not read-only (otherwise EACCES would come first).
+    let probe = if st.kind == FileKind::Dir {
         match sys::try_create_in(path) {
-            Err(e) if e.raw_os_error() != Some(libc::EROFS) => match writable_file_in(path, 3) {
-                // procfs and sysfs refuse new names before the read-only check: write to
-                // a file that is there instead.
-                Some(f) => (format!("opening {f} for writing"), sys::try_open_write(&f)),
-                None => ("creating a file in it".to_string(), Err(e)),
-            },
-            r => ("creating a file in it".to_string(), r),
+            Err(e) if e.raw_os_error() != Some(libc::EROFS) => {
+                // procfs and sysfs refuse new names before looking at the mount, and a
+                // directory of someone else refuses them to us: write to a file there.
+                writable_file_in(path, 3).map(|f| {
+                    let r = sys::try_open_write(&f);
+                    (format!("opening {f} for writing"), r)
+                })
+            }
+            r => Some(("creating a file in it".to_string(), r)),
         }
-    } else if st.kind == FileKind::File {
-        ("opening it for writing".to_string(), sys::try_open_write(path))
+    } else if st.kind == FileKind::File && could_write(&st) {
+        Some(("opening it for writing".to_string(), sys::try_open_write(path)))
     } else {
+        None
+    };
+    let Some((what, r)) = probe else {
+        t.note(format!("{name}: nothing there this process could write; only the mount flag is checked"));
         return;
     };
     t.check(
@@ -125,7 +133,17 @@ fn read_only(name: &str, path: &str, t: &mut Tap) {
     );
 }
 
-/// A regular file with its owner's write bit, at most `depth` levels below `dir`.
+/// Whether the mode bits let this process write the file (root bypasses them with
+/// CAP_DAC_OVERRIDE only, which the config may not grant, so ownership is what counts).
+fn could_write(st: &sys::Stat) -> bool {
+    // SAFETY: geteuid and getegid cannot fail.
+    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    (st.uid == uid && st.mode & 0o200 != 0)
+        || (st.gid == gid && st.mode & 0o020 != 0)
+        || st.mode & 0o002 != 0
+}
+
+/// A regular file this process could write, at most `depth` levels below `dir`.
 fn writable_file_in(dir: &str, depth: u32) -> Option<String> {
     let mut subdirs = Vec::new();
     let mut entries: Vec<_> = std::fs::read_dir(dir).ok()?.flatten().collect();
@@ -133,7 +151,7 @@ fn writable_file_in(dir: &str, depth: u32) -> Option<String> {
     for e in entries {
         let p = e.path().to_string_lossy().into_owned();
         match sys::lstat(&p) {
-            Ok(s) if s.kind == FileKind::File && s.mode & 0o200 != 0 => return Some(p),
+            Ok(s) if s.kind == FileKind::File && could_write(&s) => return Some(p),
             Ok(s) if s.kind == FileKind::Dir => subdirs.push(p),
             _ => {}
         }
