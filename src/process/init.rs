@@ -34,6 +34,7 @@ type Step = (&'static str, fn(&mut Init) -> Result<()>);
 /// The steps, in order. New steps (seccomp, ...) take their place in this list.
 const STEPS: &[Step] = &[
     ("wait for the runtime", wait_for_runtime),
+    ("user namespace", become_userns_root),
     ("cgroup namespace", cgroup_namespace),
     ("hostname", |i| namespaces::set_hostname(i.args.spec)),
     ("rootfs", prepare_rootfs),
@@ -99,6 +100,24 @@ fn fail(chan: &Channel, msg: &str) -> ! {
 fn wait_for_runtime(i: &mut Init) -> Result<()> {
     i.extra_fds = fds::extra_fds(i.args.preserve_fds)?;
     i.chan.expect(Msg::Continue)
+}
+
+/// In a user namespace the init still has the host's ids, which that namespace does not map:
+/// whatever it creates on the container's filesystems (/dev/pts in a tmpfs mounted there)
+/// fails with EOVERFLOW. Become the namespace's root now that the maps exist, as runc does.
+fn become_userns_root(i: &mut Init) -> Result<()> {
+    if !i.plan.has(CloneFlags::CLONE_NEWUSER) {
+        return Ok(());
+    }
+    // SAFETY: plain syscalls with integer arguments.
+    if unsafe { libc::setresgid(0, 0, 0) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("setresgid 0");
+    }
+    // SAFETY: as above.
+    if unsafe { libc::setresuid(0, 0, 0) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("setresuid 0");
+    }
+    Ok(())
 }
 
 fn cgroup_namespace(i: &mut Init) -> Result<()> {
