@@ -177,6 +177,18 @@ pub fn finalize(spec: &Spec) -> Result<()> {
         0,
     )
     .context("open /")?;
+    // pivot_root needs the new root's parent private, so a shared or unbindable root can
+    // only be made so now that it is `/` (runc #1755).
+    if let Some(p) = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.rootfs_propagation().as_deref())
+        .and_then(options::propagation_option)
+        .filter(|p| p.intersects(MsFlags::MS_SHARED | MsFlags::MS_UNBINDABLE))
+    {
+        nix::mount::mount(None::<&str>, "/", None::<&str>, p, None::<&str>)
+            .context("linux.rootfsPropagation: set propagation of /")?;
+    }
     if let Some(linux) = spec.linux() {
         let masked = linux.masked_paths().as_deref().unwrap_or_default();
         let dev_null = if masked.is_empty() {
