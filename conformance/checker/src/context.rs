@@ -100,7 +100,10 @@ pub fn parse_id_map(text: &str) -> Vec<(u64, u64, u64)> {
     let mut v: Vec<_> = text
         .lines()
         .filter_map(|l| {
-            let n: Vec<u64> = l.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+            let n: Vec<u64> = l
+                .split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect();
             (n.len() == 3).then(|| (n[0], n[1], n[2]))
         })
         .collect();

@@ -31,11 +31,13 @@ impl MountInfo {
 
     /// The value of a superblock option `key=value`, or `Some("")` for a bare `key`.
     pub fn super_option(&self, key: &str) -> Option<&str> {
-        self.super_options.iter().find_map(|o| match o.split_once('=') {
-            Some((k, v)) if k == key => Some(v),
-            None if o == key => Some(""),
-            _ => None,
-        })
+        self.super_options
+            .iter()
+            .find_map(|o| match o.split_once('=') {
+                Some((k, v)) if k == key => Some(v),
+                None if o == key => Some(""),
+                _ => None,
+            })
     }
 }
 

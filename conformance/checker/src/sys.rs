@@ -102,7 +102,11 @@ pub fn is_read_only(path: &str) -> io::Result<bool> {
 
 /// Tries to create (and at once remove) a new file in `dir`; the error says why it failed.
 pub fn try_create_in(dir: &str) -> io::Result<()> {
-    let name = format!("{}/.conformance-probe-{}", dir.trim_end_matches('/'), std::process::id());
+    let name = format!(
+        "{}/.conformance-probe-{}",
+        dir.trim_end_matches('/'),
+        std::process::id()
+    );
     std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -133,7 +137,11 @@ pub fn uname_names() -> (String, String) {
     let mut u: libc::utsname = unsafe { std::mem::zeroed() };
     unsafe { libc::uname(&mut u) };
     let s = |f: &[libc::c_char]| {
-        let bytes: Vec<u8> = f.iter().take_while(|c| **c != 0).map(|c| *c as u8).collect();
+        let bytes: Vec<u8> = f
+            .iter()
+            .take_while(|c| **c != 0)
+            .map(|c| *c as u8)
+            .collect();
         String::from_utf8_lossy(&bytes).into_owned()
     };
     (s(&u.nodename), s(&u.domainname))

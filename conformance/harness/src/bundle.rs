@@ -55,13 +55,15 @@ pub fn default_spec(xrun: &str, dir: &Path, rootless: bool) -> io::Result<Value>
     Ok(v)
 }
 
-/// Writes the config (to the bundle, and a copy for the checker) and the host facts the
-/// checker needs for it.
-pub fn write(bundle: &Path, spec: &Value) -> io::Result<()> {
-    let text = serde_json::to_vec_pretty(spec)?;
+/// Writes the config to the bundle, the checker's copy of it (the same, but for the
+/// self-test) and the host facts the checker needs.
+pub fn write(bundle: &Path, spec: &Value, for_checker: &Value) -> io::Result<()> {
     let inside = bundle.join("rootfs").join(DIR);
-    std::fs::write(bundle.join("config.json"), &text)?;
-    std::fs::write(inside.join("config.json"), &text)?;
+    std::fs::write(bundle.join("config.json"), serde_json::to_vec_pretty(spec)?)?;
+    std::fs::write(
+        inside.join("config.json"),
+        serde_json::to_vec_pretty(for_checker)?,
+    )?;
     let facts = host_facts(bundle, spec)?;
     std::fs::write(inside.join("host.json"), serde_json::to_vec_pretty(&facts)?)?;
     Ok(())
@@ -84,7 +86,11 @@ fn host_facts(bundle: &Path, spec: &Value) -> io::Result<Value> {
             continue;
         };
         // Relative sources are relative to the bundle, as for the runtime.
-        let path: PathBuf = if src.starts_with('/') { src.into() } else { bundle.join(src) };
+        let path: PathBuf = if src.starts_with('/') {
+            src.into()
+        } else {
+            bundle.join(src)
+        };
         sources.insert(src.into(), host::bind_source(&path)?);
     }
     Ok(json!({

@@ -25,10 +25,26 @@ pub struct Case {
     /// Start from `xrun spec --rootless` instead of the plain default.
     pub rootless_base: bool,
     pub edit: fn(&mut Value, &mut Prep) -> io::Result<()>,
+    /// For the checker's self-test: an edit of the checker's copy of the config only, and
+    /// the checks it must then fail (prefixes of their descriptions), no more, no less.
+    pub tamper: Option<Tamper>,
 }
 
-const fn case(name: &'static str, about: &'static str, edit: fn(&mut Value, &mut Prep) -> io::Result<()>) -> Case {
-    Case { name, about, rootless_base: false, edit }
+/// An edit of the checker's copy of the config, and the checks it must make fail.
+pub type Tamper = (fn(&mut Value), &'static [&'static str]);
+
+const fn case(
+    name: &'static str,
+    about: &'static str,
+    edit: fn(&mut Value, &mut Prep) -> io::Result<()>,
+) -> Case {
+    Case {
+        name,
+        about,
+        rootless_base: false,
+        edit,
+        tamper: None,
+    }
 }
 
 pub const CASES: &[Case] = &[
@@ -75,6 +91,7 @@ pub const CASES: &[Case] = &[
         about: "xrun spec --rootless (user namespace, /sys bound from the host)",
         rootless_base: true,
         edit: |_, _| Ok(()),
+        tamper: None,
     },
     case("join", "network, ipc and uts joined by path", join),
     case("host-namespaces", "no network, ipc, uts namespace: the runtime's are kept", |s, _| {
@@ -107,7 +124,77 @@ pub const CASES: &[Case] = &[
         }
         Ok(())
     }),
+    Case {
+        name: "self-test",
+        about: "the checker is given a config that differs from the one applied: it must fail exactly there",
+        rootless_base: false,
+        edit: |_, _| Ok(()),
+        tamper: Some((tamper, TAMPERED)),
+    },
 ];
+
+/// What `tamper` changes, as the descriptions of the checks that must fail.
+const TAMPERED: &[&str] = &[
+    "process.args are",
+    "process.cwd is /tmp",
+    "process.env TAMPERED=1",
+    "process.user.umask 0077",
+    "process.rlimits[0] RLIMIT_NOFILE is soft 1000",
+    "process.noNewPrivileges false",
+    "process.oomScoreAdj is 123",
+    "process.terminal",
+    // Bounding, and so what root gets at execve with no_new_privs off.
+    "process.capabilities.",
+    "linux.namespaces has no network",
+    "hostname \"tampered\"",
+    "linux.sysctl net.ipv4.ip_forward",
+    "root.readonly false",
+    "linux.maskedPaths[10] /etc (a directory) lists nothing",
+    "linux.readonlyPaths[5] /dev/shm",
+    // A read-only path on a mount is one more mount there.
+    "mounts[3] /dev/shm is a mount point",
+    "mounts[1] /dev has filesystem option mode=700",
+    "mounts[4] /dev/mqueue has ro",
+    "linux.devices[0] /dev/zero is 1:3",
+];
+
+fn tamper(s: &mut Value) {
+    let p = &mut s["process"];
+    p["args"].as_array_mut().unwrap().push(json!("extra"));
+    p["cwd"] = json!("/tmp");
+    p["env"].as_array_mut().unwrap().push(json!("TAMPERED=1"));
+    p["user"]["umask"] = json!(0o077);
+    p["rlimits"][0]["soft"] = json!(1000);
+    p["noNewPrivileges"] = json!(false);
+    p["oomScoreAdj"] = json!(123);
+    p["terminal"] = json!(true);
+    p["capabilities"]["bounding"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("CAP_SYS_ADMIN"));
+    s["hostname"] = json!("tampered");
+    s["root"]["readonly"] = json!(false);
+    s["mounts"][1]["options"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("mode=700"));
+    s["mounts"][4]["options"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("ro"));
+    let l = &mut s["linux"];
+    l["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n["type"] != "network");
+    l["sysctl"] = json!({"net.ipv4.ip_forward": "1"});
+    l["maskedPaths"].as_array_mut().unwrap().push(json!("/etc"));
+    l["readonlyPaths"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("/dev/shm"));
+    l["devices"] = json!([{"path": "/dev/zero", "type": "c", "major": 1, "minor": 3}]);
+}
 
 const ALL_CAPS_SUBSET: &[&str] = &[
     "CAP_CHOWN",
@@ -141,7 +228,8 @@ fn paths(s: &mut Value, p: &mut Prep) -> io::Result<()> {
 
 fn user(s: &mut Value, _: &mut Prep) -> io::Result<()> {
     let p = &mut s["process"];
-    p["user"] = json!({"uid": 1000, "gid": 1000, "additionalGids": [10, 2000, 1000], "umask": 0o027});
+    p["user"] =
+        json!({"uid": 1000, "gid": 1000, "additionalGids": [10, 2000, 1000], "umask": 0o027});
     p["cwd"] = json!("/home/user/work");
     p["capabilities"] = json!({
         "bounding": ALL_CAPS_SUBSET,
@@ -179,7 +267,10 @@ fn limits(s: &mut Value, _: &mut Prep) -> io::Result<()> {
         {"type": "RLIMIT_CPU", "soft": 3600, "hard": 7200}
     ]);
     // Only a raise: lowering below the runtime's value needs CAP_SYS_RESOURCE.
-    let own: i64 = std::fs::read_to_string("/proc/self/oom_score_adj")?.trim().parse().unwrap_or(0);
+    let own: i64 = std::fs::read_to_string("/proc/self/oom_score_adj")?
+        .trim()
+        .parse()
+        .unwrap_or(0);
     p["oomScoreAdj"] = json!((own + 500).min(1000));
     Ok(())
 }
@@ -251,7 +342,10 @@ fn devices(s: &mut Value, _: &mut Prep) -> io::Result<()> {
 
 fn userns(s: &mut Value, p: &mut Prep) -> io::Result<()> {
     let l = &mut s["linux"];
-    l["namespaces"].as_array_mut().unwrap().push(json!({"type": "user"}));
+    l["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user"}));
     l["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
     l["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 1000},
                               {"containerID": 1000, "hostID": 200000, "size": 10}]);
@@ -261,7 +355,11 @@ fn userns(s: &mut Value, p: &mut Prep) -> io::Result<()> {
 fn join(s: &mut Value, p: &mut Prep) -> io::Result<()> {
     let net = host::NetNs::new(&format!("xrun-conformance-{}", p.tag))?;
     let holder = host::NsHolder::new(libc::CLONE_NEWIPC | libc::CLONE_NEWUTS)?;
-    let paths = [("network", net.path()), ("ipc", holder.path("ipc")), ("uts", holder.path("uts"))];
+    let paths = [
+        ("network", net.path()),
+        ("ipc", holder.path("ipc")),
+        ("uts", holder.path("uts")),
+    ];
     let ns = s["linux"]["namespaces"].as_array_mut().unwrap();
     for (typ, path) in paths {
         ns.retain(|n| n["type"] != typ);

@@ -39,14 +39,28 @@ impl WorkDir {
         let (tmpfs, opts) = (c"tmpfs", c"mode=755");
         // SAFETY: all pointers are valid C strings.
         check(
-            unsafe { libc::mount(tmpfs.as_ptr(), p.as_ptr(), tmpfs.as_ptr(), 0, opts.as_ptr().cast()) },
+            unsafe {
+                libc::mount(
+                    tmpfs.as_ptr(),
+                    p.as_ptr(),
+                    tmpfs.as_ptr(),
+                    0,
+                    opts.as_ptr().cast(),
+                )
+            },
             "mount the work tmpfs",
         )?;
         let w = WorkDir { path, keep };
         // SAFETY: as above.
         check(
             unsafe {
-                libc::mount(std::ptr::null(), p.as_ptr(), std::ptr::null(), libc::MS_SHARED | libc::MS_REC, std::ptr::null())
+                libc::mount(
+                    std::ptr::null(),
+                    p.as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_SHARED | libc::MS_REC,
+                    std::ptr::null(),
+                )
             },
             "make the work tmpfs shared",
         )?;
@@ -76,7 +90,15 @@ pub fn mount_tmpfs(dir: &Path) -> io::Result<()> {
     let (tmpfs, opts) = (c"tmpfs", c"size=1m");
     // SAFETY: all pointers are valid C strings.
     check(
-        unsafe { libc::mount(tmpfs.as_ptr(), p.as_ptr(), tmpfs.as_ptr(), 0, opts.as_ptr().cast()) },
+        unsafe {
+            libc::mount(
+                tmpfs.as_ptr(),
+                p.as_ptr(),
+                tmpfs.as_ptr(),
+                0,
+                opts.as_ptr().cast(),
+            )
+        },
         "mount a tmpfs",
     )
 }
@@ -105,7 +127,11 @@ pub fn bind_source(path: &Path) -> io::Result<Value> {
     let subs: Vec<String> = info
         .lines()
         .filter_map(|l| l.split(' ').nth(4))
-        .filter_map(|mp| mp.strip_prefix(base.as_ref())?.strip_prefix('/').map(String::from))
+        .filter_map(|mp| {
+            mp.strip_prefix(base.as_ref())?
+                .strip_prefix('/')
+                .map(String::from)
+        })
         .collect();
     Ok(json!({"dev": md.dev(), "ino": md.ino(), "submounts": subs}))
 }
@@ -157,7 +183,9 @@ impl NsHolder {
                 Ok(())
             });
         }
-        Ok(NsHolder { child: cmd.spawn()? })
+        Ok(NsHolder {
+            child: cmd.spawn()?,
+        })
     }
 
     pub fn path(&self, kind: &str) -> String {
@@ -180,7 +208,11 @@ pub fn remove_cgroups(prefix: &str) {
     };
     for line in text.lines() {
         let mut parts = line.splitn(3, ':');
-        let (_, ctrl, path) = (parts.next(), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        let (_, ctrl, path) = (
+            parts.next(),
+            parts.next().unwrap_or(""),
+            parts.next().unwrap_or(""),
+        );
         let mount = if ctrl.is_empty() {
             if Path::new("/sys/fs/cgroup/unified").exists() {
                 PathBuf::from("/sys/fs/cgroup/unified")

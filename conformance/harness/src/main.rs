@@ -78,9 +78,15 @@ fn main() {
             std::process::exit(2);
         }
     };
-    for (what, p) in [("checker", &o.checker), ("busybox", &PathBuf::from(bundle::BUSYBOX))] {
+    for (what, p) in [
+        ("checker", &o.checker),
+        ("busybox", &PathBuf::from(bundle::BUSYBOX)),
+    ] {
         if !p.exists() {
-            eprintln!("conformance: {what} {} is missing (make conformance builds it)", p.display());
+            eprintln!(
+                "conformance: {what} {} is missing (make conformance builds it)",
+                p.display()
+            );
             std::process::exit(2);
         }
     }
@@ -128,13 +134,16 @@ fn run_case(o: &Opts, case: &Case, work: &Path, cgroups: &str, totals: &mut Tota
     let t0 = Instant::now();
     let id = format!("conformance-{}-{}", case.name, std::process::id());
     let state = work.join("state");
-    let rt = run::Runtime { program: &o.runtime, state: &state };
+    let rt = run::Runtime {
+        program: &o.runtime,
+        state: &state,
+    };
     let result = prepare_and_run(o, case, work, cgroups, &id, &rt);
     // Whatever happened: no container, no cgroup left (the prep's resources went with it).
     rt.force_delete(&id);
     host::remove_cgroups(&format!("{cgroups}/{}", case.name));
     let took = t0.elapsed().as_secs_f64();
-    let (outcome, report) = match result {
+    let (outcome, mut report) = match result {
         Ok(r) => r,
         Err(e) => {
             println!("{:<18} BROKEN: {e}", case.name);
@@ -142,6 +151,9 @@ fn run_case(o: &Opts, case: &Case, work: &Path, cgroups: &str, totals: &mut Tota
             return;
         }
     };
+    if let Some((_, expected)) = case.tamper {
+        self_test(&mut report, expected);
+    }
     totals.passed += report.passed;
     totals.skipped += report.skipped;
     totals.failed += report.failures.len();
@@ -178,6 +190,35 @@ fn run_case(o: &Opts, case: &Case, work: &Path, cgroups: &str, totals: &mut Tota
     }
 }
 
+/// Turns a self-test's report into pass/fail: each expected failure seen is a pass, an
+/// expected failure not seen or a failure not expected is a failure.
+fn self_test(report: &mut tap::Report, expected: &[&str]) {
+    // A failure reads "12 - description\n#   diagnostics".
+    let desc = |f: &str| {
+        f.split_once(" - ")
+            .map(|(_, d)| d.to_string())
+            .unwrap_or_default()
+    };
+    let mut seen = vec![false; expected.len()];
+    let mut failures = Vec::new();
+    for f in std::mem::take(&mut report.failures) {
+        let d = desc(&f);
+        match expected.iter().position(|e| d.starts_with(e)) {
+            Some(k) => {
+                seen[k] = true;
+                report.passed += 1;
+            }
+            None => failures.push(format!("{f}\n#   (not one of the tampered fields)")),
+        }
+    }
+    for (e, seen) in expected.iter().zip(seen) {
+        if !seen {
+            failures.push(format!("- tampered {e:?} was not caught"));
+        }
+    }
+    report.failures = failures;
+}
+
 fn prepare_and_run(
     o: &Opts,
     case: &Case,
@@ -189,7 +230,8 @@ fn prepare_and_run(
     let b = cases::bundle_dir(work, case.name);
     let rootfs = b.join("rootfs");
     bundle::rootfs(&rootfs, &o.checker).map_err(|e| format!("rootfs: {e}"))?;
-    let mut spec = bundle::default_spec(&o.xrun, &b, case.rootless_base).map_err(|e| format!("spec: {e}"))?;
+    let mut spec =
+        bundle::default_spec(&o.xrun, &b, case.rootless_base).map_err(|e| format!("spec: {e}"))?;
     spec["process"]["terminal"] = json!(false);
     spec["process"]["args"] = json!(["/.conformance/checker"]);
     spec["linux"]["cgroupsPath"] = json!(format!("{cgroups}/{}", case.name));
@@ -200,7 +242,11 @@ fn prepare_and_run(
         hold: Vec::new(),
     };
     (case.edit)(&mut spec, &mut prep).map_err(|e| format!("prepare: {e}"))?;
-    bundle::write(&b, &spec).map_err(|e| format!("write bundle: {e}"))?;
+    let mut for_checker = spec.clone();
+    if let Some((tamper, _)) = case.tamper {
+        tamper(&mut for_checker);
+    }
+    bundle::write(&b, &spec, &for_checker).map_err(|e| format!("write bundle: {e}"))?;
     let terminal = spec["process"]["terminal"].as_bool().unwrap_or(false);
     let outcome = rt
         .run(&b, id, terminal, Duration::from_secs(60))

@@ -38,7 +38,13 @@ impl Runtime<'_> {
             .status();
     }
 
-    pub fn run(&self, bundle: &Path, id: &str, terminal: bool, limit: Duration) -> io::Result<Outcome> {
+    pub fn run(
+        &self,
+        bundle: &Path,
+        id: &str,
+        terminal: bool,
+        limit: Duration,
+    ) -> io::Result<Outcome> {
         let bundle = bundle.to_string_lossy();
         let mut cmd = self.command(&["run", "--bundle", &bundle, id]);
         let err_path = Path::new(&*bundle).join("runtime.stderr");
@@ -46,11 +52,15 @@ impl Runtime<'_> {
         let mut pty_reader = None;
         if terminal {
             let (master, slave) = open_pty()?;
-            cmd.stdin(slave.try_clone()?).stdout(slave.try_clone()?).stderr(File::create(&err_path)?);
+            cmd.stdin(slave.try_clone()?)
+                .stdout(slave.try_clone()?)
+                .stderr(File::create(&err_path)?);
             drop(slave);
             pty_reader = Some(read_all_in_background(master));
         } else {
-            cmd.stdin(Stdio::null()).stdout(File::create(&out_path)?).stderr(File::create(&err_path)?);
+            cmd.stdin(Stdio::null())
+                .stdout(File::create(&out_path)?)
+                .stderr(File::create(&err_path)?);
         }
         let mut child = cmd.spawn()?;
         // The Command holds copies of the pty slave: drop them so the reader sees the end.
@@ -87,7 +97,13 @@ fn open_pty() -> io::Result<(File, File)> {
     let (mut master, mut slave) = (-1, -1);
     // SAFETY: openpty writes two descriptors; the other arguments may be null.
     let r = unsafe {
-        libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null())
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
     };
     if r != 0 {
         return Err(io::Error::last_os_error());

@@ -112,13 +112,24 @@ pub fn check(ctx: &Ctx, t: &mut Tap) {
     }
     let want = expected_after_exec(caps, uid, nnp, last);
     let fields = ["CapBnd", "CapEff", "CapInh", "CapPrm", "CapAmb"];
-    let conf = ["bounding", "effective", "inheritable", "permitted", "ambient"];
+    let conf = [
+        "bounding",
+        "effective",
+        "inheritable",
+        "permitted",
+        "ambient",
+    ];
     for k in 0..5 {
         let have = sys::status_field(fields[k]).and_then(|s| u64::from_str_radix(&s, 16).ok());
         let pass = have == Some(want[k]);
         t.check(
             pass,
-            format!("process.capabilities.{}: {} is {}", conf[k], fields[k], names(want[k])),
+            format!(
+                "process.capabilities.{}: {} is {}",
+                conf[k],
+                fields[k],
+                names(want[k])
+            ),
             || match have {
                 Some(h) => format!(
                     "missing: {}\nextra:   {}",
@@ -149,7 +160,13 @@ mod tests {
         // Root without no_new_privs regains the bounding set.
         assert_eq!(
             expected_after_exec(&c, 0, false, 40),
-            [chown | kill | raw, chown | kill | raw, chown, chown | kill | raw, chown]
+            [
+                chown | kill | raw,
+                chown | kill | raw,
+                chown,
+                chown | kill | raw,
+                chown
+            ]
         );
         // no_new_privs keeps root to what was permitted.
         assert_eq!(expected_after_exec(&c, 0, true, 40)[3], chown | kill);

@@ -26,7 +26,10 @@ pub fn check(ctx: &Ctx, t: &mut Tap) {
             continue;
         }
         let st = sys::lstat(path);
-        let got = st.as_ref().ok().map(|s| (s.kind, sys::major(s.rdev), sys::minor(s.rdev)));
+        let got = st
+            .as_ref()
+            .ok()
+            .map(|s| (s.kind, sys::major(s.rdev), sys::minor(s.rdev)));
         t.eq(
             format!("default device {path} is char {major}:{minor}"),
             Some((FileKind::Char, *major, *minor)),
@@ -44,7 +47,12 @@ pub fn check(ctx: &Ctx, t: &mut Tap) {
 
 fn config_devices(ctx: &Ctx, t: &mut Tap) {
     let userns = ctx.in_userns();
-    for (i, d) in ctx.linux()["devices"].as_array().into_iter().flatten().enumerate() {
+    for (i, d) in ctx.linux()["devices"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
         let path = clean_path(d["path"].as_str().unwrap_or(""));
         let typ = d["type"].as_str().unwrap_or("");
         let kind = match typ {
@@ -63,7 +71,10 @@ fn config_devices(ctx: &Ctx, t: &mut Tap) {
         };
         t.eq(format!("{name} is of type {typ}"), kind, st.kind);
         if kind != FileKind::Fifo {
-            let (ma, mi) = (d["major"].as_u64().unwrap_or(0), d["minor"].as_u64().unwrap_or(0));
+            let (ma, mi) = (
+                d["major"].as_u64().unwrap_or(0),
+                d["minor"].as_u64().unwrap_or(0),
+            );
             t.eq(
                 format!("{name} is {ma}:{mi}"),
                 (ma, mi),

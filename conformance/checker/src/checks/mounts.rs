@@ -22,9 +22,11 @@ pub fn propagation_check(t: &mut Tap, name: &str, prop: &str, m: &MountInfo) {
         "unbindable" => m.has_tag("unbindable"),
         _ => false,
     };
-    t.check(pass, format!("{name} is {kind} ({})", m.mount_point), || {
-        format!("propagation tags: {:?}", m.tags)
-    });
+    t.check(
+        pass,
+        format!("{name} is {kind} ({})", m.mount_point),
+        || format!("propagation tags: {:?}", m.tags),
+    );
 }
 
 /// How a per-mount option shows in mountinfo: (option, present?) pairs that must hold.
@@ -74,7 +76,14 @@ fn recursive_flag(opt: &str) -> Option<&str> {
 }
 
 const PROPAGATION: &[&str] = &[
-    "shared", "rshared", "slave", "rslave", "private", "rprivate", "unbindable", "runbindable",
+    "shared",
+    "rshared",
+    "slave",
+    "rslave",
+    "private",
+    "rprivate",
+    "unbindable",
+    "runbindable",
 ];
 
 /// Options that are neither flags nor propagation and go to the filesystem; checked
@@ -85,9 +94,25 @@ fn is_data(opt: &str) -> bool {
         && !PROPAGATION.contains(&opt)
         && !matches!(
             opt,
-            "bind" | "rbind" | "defaults" | "remount" | "async" | "sync" | "dirsync" | "mand"
-                | "nomand" | "silent" | "loud" | "iversion" | "noiversion" | "lazytime"
-                | "nolazytime" | "norelatime" | "nostrictatime" | "atime" | "tmpcopyup"
+            "bind"
+                | "rbind"
+                | "defaults"
+                | "remount"
+                | "async"
+                | "sync"
+                | "dirsync"
+                | "mand"
+                | "nomand"
+                | "silent"
+                | "loud"
+                | "iversion"
+                | "noiversion"
+                | "lazytime"
+                | "nolazytime"
+                | "norelatime"
+                | "nostrictatime"
+                | "atime"
+                | "tmpcopyup"
         )
 }
 
@@ -140,9 +165,17 @@ fn one_mount(ctx: &Ctx, t: &mut Tap, name: &str, m: &serde_json::Value, idx: usi
         let pass = mi.fstype == "cgroup2"
             || mi.fstype == "cgroup"
             || (mi.fstype == "tmpfs" && tree.iter().any(|x| x.fstype == "cgroup"));
-        t.check(pass, format!("{name} is a cgroup filesystem ({})", mi.fstype), || {
-            format!("fstype {} with submounts {:?}", mi.fstype, tree.iter().map(|x| &x.fstype).collect::<Vec<_>>())
-        });
+        t.check(
+            pass,
+            format!("{name} is a cgroup filesystem ({})", mi.fstype),
+            || {
+                format!(
+                    "fstype {} with submounts {:?}",
+                    mi.fstype,
+                    tree.iter().map(|x| &x.fstype).collect::<Vec<_>>()
+                )
+            },
+        );
     } else {
         t.eq(format!("{name} has type {typ}"), typ, mi.fstype.as_str());
     }
@@ -156,17 +189,34 @@ fn one_mount(ctx: &Ctx, t: &mut Tap, name: &str, m: &serde_json::Value, idx: usi
             last.push((flag_group(o), o));
         }
     }
-    let targets: Vec<&MountInfo> = if typ == "cgroup" { tree.clone() } else { vec![mi] };
+    let targets: Vec<&MountInfo> = if typ == "cgroup" {
+        tree.clone()
+    } else {
+        vec![mi]
+    };
     for (_, o) in &last {
         flag_on(t, &format!("{name} has {o}"), o, &targets);
     }
     for o in &opts {
         if let Some(flag) = recursive_flag(o) {
-            flag_on(t, &format!("{name} has {o} (every mount below too)"), flag, &tree);
+            flag_on(
+                t,
+                &format!("{name} has {o} (every mount below too)"),
+                flag,
+                &tree,
+            );
         }
     }
-    if let Some(p) = opts.iter().rev().find(|o| PROPAGATION.contains(&o.as_str())) {
-        let targets: &[&MountInfo] = if p.starts_with('r') { &tree } else { &tree[..1] };
+    if let Some(p) = opts
+        .iter()
+        .rev()
+        .find(|o| PROPAGATION.contains(&o.as_str()))
+    {
+        let targets: &[&MountInfo] = if p.starts_with('r') {
+            &tree
+        } else {
+            &tree[..1]
+        };
         for x in targets {
             propagation_check(t, name, p, x);
         }
@@ -185,7 +235,9 @@ fn flag_on(t: &mut Tap, desc: &str, opt: &str, targets: &[&MountInfo]) {
         .filter(|x| want.iter().any(|(f, present)| x.has_option(f) != *present))
         .map(|x| format!("{}: {}", x.mount_point, x.options.join(",")))
         .collect();
-    t.check(bad.is_empty() && !targets.is_empty(), desc, || bad.join("\n"));
+    t.check(bad.is_empty() && !targets.is_empty(), desc, || {
+        bad.join("\n")
+    });
 }
 
 /// A bind mount shows the host's source (same device and inode), and an rbind carries the
@@ -200,10 +252,15 @@ fn bind_source(
 ) {
     let source = m["source"].as_str().unwrap_or("");
     let Some(src) = ctx.bind_sources.get(source) else {
-        t.skip(format!("{name} shows its source {source}"), "the harness gave no identity for it");
+        t.skip(
+            format!("{name} shows its source {source}"),
+            "the harness gave no identity for it",
+        );
         return;
     };
-    let have = sys::stat(&mi.mount_point).map(|s| (s.dev, s.ino)).map_err(|e| e.to_string());
+    let have = sys::stat(&mi.mount_point)
+        .map(|s| (s.dev, s.ino))
+        .map_err(|e| e.to_string());
     t.eq(
         format!("{name} shows its bind source {source} (device, inode)"),
         Ok((src.dev, src.ino)),
@@ -217,7 +274,9 @@ fn bind_source(
         } else {
             format!("{name} (bind) does not carry the source's submount {p}")
         };
-        t.check(present == recursive, desc, || format!("{p} mounted: {present}"));
+        t.check(present == recursive, desc, || {
+            format!("{p} mounted: {present}")
+        });
     }
 }
 
@@ -248,9 +307,11 @@ fn data_option(ctx: &Ctx, t: &mut Tap, name: &str, mi: &MountInfo, opt: &str) {
     let why = || format!("superblock options: {}", mi.super_options.join(","));
     let octal = |s: &str| u32::from_str_radix(s, 8).ok();
     match (fs, key) {
-        ("tmpfs" | "devpts" | "mqueue", "mode" | "ptmxmode") => {
-            t.check(have.and_then(octal).is_some() && have.and_then(octal) == octal(val), desc, why)
-        }
+        ("tmpfs" | "devpts" | "mqueue", "mode" | "ptmxmode") => t.check(
+            have.and_then(octal).is_some() && have.and_then(octal) == octal(val),
+            desc,
+            why,
+        ),
         ("tmpfs", "size") if !val.ends_with('%') => t.check(
             have.and_then(size_bytes).is_some() && have.and_then(size_bytes) == size_bytes(val),
             desc,
@@ -259,7 +320,11 @@ fn data_option(ctx: &Ctx, t: &mut Tap, name: &str, mi: &MountInfo, opt: &str) {
         ("tmpfs" | "devpts", "uid" | "gid") => {
             // Shown as the host's id (the initial user namespace's), whatever namespace
             // the reader is in.
-            let map = if key == "uid" { &ctx.uid_map } else { &ctx.gid_map };
+            let map = if key == "uid" {
+                &ctx.uid_map
+            } else {
+                &ctx.gid_map
+            };
             let want = val.parse().ok().and_then(|id| host_id(map, id));
             let have = have.and_then(|h| h.parse::<u64>().ok());
             t.check(want.is_some() && want == have, desc, || {
@@ -269,7 +334,9 @@ fn data_option(ctx: &Ctx, t: &mut Tap, name: &str, mi: &MountInfo, opt: &str) {
         ("tmpfs", "nr_inodes") => t.check(have == Some(val), desc, why),
         // newinstance is always on for devpts and not shown; other options are not shown
         // in a form that can be compared.
-        _ => t.note(format!("{name}: option {opt} is not visible in mountinfo; not checked")),
+        _ => t.note(format!(
+            "{name}: option {opt} is not visible in mountinfo; not checked"
+        )),
     }
 }
 

@@ -25,23 +25,30 @@ fn own_inode(name: &str) -> Option<u64> {
 }
 
 pub fn check(ctx: &Ctx, t: &mut Tap) {
-    let list = ctx.linux()["namespaces"].as_array().cloned().unwrap_or_default();
+    let list = ctx.linux()["namespaces"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     for (typ, name) in KINDS {
         let entry = list.iter().find(|n| n["type"] == *typ);
         let own = own_inode(name);
         let host = ctx.host_ns.get(*name).copied();
         let Some(own) = own else {
             if entry.is_some() {
-                t.check(false, format!("linux.namespaces {typ}: /proc/self/ns/{name} exists"), || {
-                    "the kernel shows no such namespace".into()
-                });
+                t.check(
+                    false,
+                    format!("linux.namespaces {typ}: /proc/self/ns/{name} exists"),
+                    || "the kernel shows no such namespace".into(),
+                );
             }
             continue;
         };
         match entry.map(|e| e["path"].as_str()) {
             None => match host {
                 Some(h) => t.eq(
-                    format!("linux.namespaces has no {typ}: the runtime's {name} namespace is kept"),
+                    format!(
+                        "linux.namespaces has no {typ}: the runtime's {name} namespace is kept"
+                    ),
                     h,
                     own,
                 ),
@@ -68,9 +75,15 @@ pub fn check(ctx: &Ctx, t: &mut Tap) {
             },
         }
     }
-    let new_pid = list.iter().any(|n| n["type"] == "pid" && n["path"].is_null());
+    let new_pid = list
+        .iter()
+        .any(|n| n["type"] == "pid" && n["path"].is_null());
     if new_pid {
-        t.eq("new pid namespace: the process is pid 1", 1, std::process::id());
+        t.eq(
+            "new pid namespace: the process is pid 1",
+            1,
+            std::process::id(),
+        );
     }
     id_maps(ctx, t);
     names(ctx, t);
@@ -92,9 +105,12 @@ fn config_map(v: &serde_json::Value) -> Vec<(u64, u64, u64)> {
 }
 
 fn id_maps(ctx: &Ctx, t: &mut Tap) {
-    if !ctx.in_userns() || ctx.linux()["namespaces"].as_array().is_some_and(|a| {
-        a.iter().any(|n| n["type"] == "user" && !n["path"].is_null())
-    }) {
+    if !ctx.in_userns()
+        || ctx.linux()["namespaces"].as_array().is_some_and(|a| {
+            a.iter()
+                .any(|n| n["type"] == "user" && !n["path"].is_null())
+        })
+    {
         return;
     }
     for (file, key) in [("uid_map", "uidMappings"), ("gid_map", "gidMappings")] {
@@ -138,8 +154,14 @@ fn sysctl(ctx: &Ctx, t: &mut Tap) {
     for (k, v) in map {
         let want = words(v.as_str().unwrap_or(""));
         let path = sysctl_path(k);
-        let have = std::fs::read_to_string(&path).map(|s| words(&s)).map_err(|e| e.to_string());
-        t.eq(format!("linux.sysctl {k} = {want:?} ({path})"), Ok(want.clone()), have);
+        let have = std::fs::read_to_string(&path)
+            .map(|s| words(&s))
+            .map_err(|e| e.to_string());
+        t.eq(
+            format!("linux.sysctl {k} = {want:?} ({path})"),
+            Ok(want.clone()),
+            have,
+        );
     }
 }
 

@@ -21,7 +21,10 @@ pub fn check(ctx: &Ctx, t: &mut Tap) {
 fn root(ctx: &Ctx, t: &mut Tap) {
     let ro = ctx.config["root"]["readonly"].as_bool().unwrap_or(false);
     t.eq(
-        format!("root.readonly {ro}: / is mounted {}", if ro { "ro" } else { "rw" }),
+        format!(
+            "root.readonly {ro}: / is mounted {}",
+            if ro { "ro" } else { "rw" }
+        ),
         Ok(ro),
         sys::is_read_only("/").map_err(|e| e.to_string()),
     );
@@ -35,14 +38,20 @@ fn root(ctx: &Ctx, t: &mut Tap) {
         );
     } else if uid == 0 {
         let r = sys::try_create_in("/");
-        t.check(r.is_ok(), "root.readonly false: root can create a file in /", || {
-            format!("got {:?}", r.map_err(|e| sys::errno_name(&e)))
-        });
+        t.check(
+            r.is_ok(),
+            "root.readonly false: root can create a file in /",
+            || format!("got {:?}", r.map_err(|e| sys::errno_name(&e))),
+        );
     }
     if let Some(prop) = ctx.linux()["rootfsPropagation"].as_str() {
         match topmost(&ctx.mounts, "/") {
             Some(m) => propagation_check(t, &format!("linux.rootfsPropagation {prop}: /"), prop, m),
-            None => t.check(false, "linux.rootfsPropagation: / is in mountinfo", String::new),
+            None => t.check(
+                false,
+                "linux.rootfsPropagation: / is in mountinfo",
+                String::new,
+            ),
         }
     }
 }
@@ -62,10 +71,17 @@ fn masked(name: &str, path: &str, t: &mut Tap) {
     };
     if st.kind == FileKind::Dir {
         let entries: Vec<String> = match std::fs::read_dir(path) {
-            Ok(d) => d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect(),
+            Ok(d) => d
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect(),
             Err(e) => vec![format!("<read_dir failed: {e}>")],
         };
-        t.eq(format!("{name} (a directory) lists nothing"), Vec::<String>::new(), entries);
+        t.eq(
+            format!("{name} (a directory) lists nothing"),
+            Vec::<String>::new(),
+            entries,
+        );
         t.eq(
             format!("{name} (a directory) is read-only"),
             Ok(true),
@@ -73,7 +89,8 @@ fn masked(name: &str, path: &str, t: &mut Tap) {
         );
     } else {
         let mut buf = Vec::new();
-        let r = std::fs::File::open(path).and_then(|mut f| f.by_ref().take(4096).read_to_end(&mut buf));
+        let r =
+            std::fs::File::open(path).and_then(|mut f| f.by_ref().take(4096).read_to_end(&mut buf));
         t.check(
             matches!(r, Ok(0)),
             format!("{name} reads as empty"),
@@ -89,7 +106,11 @@ fn read_only(name: &str, path: &str, t: &mut Tap) {
     let st = match sys::lstat(path) {
         Ok(s) => s,
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
-            t.check(true, format!("{name} is absent, so not writable"), String::new);
+            t.check(
+                true,
+                format!("{name} is absent, so not writable"),
+                String::new,
+            );
             return;
         }
         Err(e) => {
@@ -118,12 +139,17 @@ fn read_only(name: &str, path: &str, t: &mut Tap) {
             r => Some(("creating a file in it".to_string(), r)),
         }
     } else if st.kind == FileKind::File && could_write(&st) {
-        Some(("opening it for writing".to_string(), sys::try_open_write(path)))
+        Some((
+            "opening it for writing".to_string(),
+            sys::try_open_write(path),
+        ))
     } else {
         None
     };
     let Some((what, r)) = probe else {
-        t.note(format!("{name}: nothing there this process could write; only the mount flag is checked"));
+        t.note(format!(
+            "{name}: nothing there this process could write; only the mount flag is checked"
+        ));
         return;
     };
     t.check(

@@ -12,11 +12,19 @@ pub fn check(ctx: &Ctx, t: &mut Tap) {
     inherited_fds(t);
     let p = ctx.process();
     let args: Vec<String> = std::env::args().collect();
-    t.eq("process.args are the program's argv", strings(&p["args"]), args);
+    t.eq(
+        "process.args are the program's argv",
+        strings(&p["args"]),
+        args,
+    );
 
     let want_cwd = clean_path(p["cwd"].as_str().unwrap_or("/"));
     let cwd = std::env::current_dir().map(|d| d.to_string_lossy().into_owned());
-    t.eq(format!("process.cwd is {want_cwd}"), Ok(want_cwd.clone()), cwd.map_err(|e| e.to_string()));
+    t.eq(
+        format!("process.cwd is {want_cwd}"),
+        Ok(want_cwd.clone()),
+        cwd.map_err(|e| e.to_string()),
+    );
 
     env(p, t);
     user(p, t);
@@ -51,7 +59,12 @@ fn env(p: &serde_json::Value, t: &mut Tap) {
         want.insert(k.to_string(), v.to_string());
     }
     let have: BTreeMap<String, String> = std::env::vars_os()
-        .map(|(k, v)| (k.to_string_lossy().into_owned(), v.to_string_lossy().into_owned()))
+        .map(|(k, v)| {
+            (
+                k.to_string_lossy().into_owned(),
+                v.to_string_lossy().into_owned(),
+            )
+        })
         .collect();
     for (k, v) in &want {
         t.eq(format!("process.env {k}={v}"), Some(v), have.get(k));
@@ -60,7 +73,11 @@ fn env(p: &serde_json::Value, t: &mut Tap) {
 
 /// `Uid:` / `Gid:` lines hold the real, effective, saved and filesystem ids.
 fn ids(field: &str) -> Option<Vec<u32>> {
-    sys::status_field(field).map(|s| s.split_whitespace().filter_map(|x| x.parse().ok()).collect())
+    sys::status_field(field).map(|s| {
+        s.split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect()
+    })
 }
 
 fn user(p: &serde_json::Value, t: &mut Tap) {
@@ -122,7 +139,10 @@ const RLIMITS: &[(&str, u32)] = &[
 fn rlimits(p: &serde_json::Value, t: &mut Tap) {
     for (i, r) in p["rlimits"].as_array().into_iter().flatten().enumerate() {
         let typ = r["type"].as_str().unwrap_or("");
-        let (soft, hard) = (r["soft"].as_u64().unwrap_or(0), r["hard"].as_u64().unwrap_or(0));
+        let (soft, hard) = (
+            r["soft"].as_u64().unwrap_or(0),
+            r["hard"].as_u64().unwrap_or(0),
+        );
         let desc = format!("process.rlimits[{i}] {typ} is soft {soft} hard {hard}");
         match RLIMITS.iter().find(|(n, _)| *n == typ) {
             Some((_, res)) => {
@@ -156,7 +176,9 @@ fn terminal(p: &serde_json::Value, t: &mut Tap) {
     );
     let console = sys::stat("/dev/console");
     t.check(
-        console.as_ref().is_ok_and(|s| Some(s.rdev) == rdev0 && s.kind == sys::FileKind::Char),
+        console
+            .as_ref()
+            .is_ok_and(|s| Some(s.rdev) == rdev0 && s.kind == sys::FileKind::Char),
         "process.terminal: /dev/console is the process's terminal",
         || format!("/dev/console: {console:?}, stdin rdev {rdev0:?}"),
     );
@@ -185,5 +207,9 @@ fn inherited_fds(t: &mut Tap) {
             extra.push(format!("{fd} -> {}", target.display()));
         }
     }
-    t.eq("no descriptors beyond stdio are inherited", Vec::<String>::new(), extra);
+    t.eq(
+        "no descriptors beyond stdio are inherited",
+        Vec::<String>::new(),
+        extra,
+    );
 }
