@@ -14,8 +14,9 @@ use crate::{bundle, host};
 pub struct Prep {
     pub bundle: PathBuf,
     pub rootfs: PathBuf,
-    /// Per-run unique name, for host-wide things (netns names).
+    /// Per-run unique name (for bind sources).
     pub tag: String,
+    pub case: &'static str,
     pub hold: Vec<Box<dyn Any>>,
 }
 
@@ -353,7 +354,7 @@ fn userns(s: &mut Value, p: &mut Prep) -> io::Result<()> {
 }
 
 fn join(s: &mut Value, p: &mut Prep) -> io::Result<()> {
-    let net = host::NetNs::new(&format!("xrun-conformance-{}", p.tag))?;
+    let net = host::NetNs::new(&format!("{}{}", host::netns_prefix(), p.case))?;
     let holder = host::NsHolder::new(libc::CLONE_NEWIPC | libc::CLONE_NEWUTS)?;
     let paths = [
         ("network", net.path()),

@@ -136,6 +136,34 @@ pub fn bind_source(path: &Path) -> io::Result<Value> {
     Ok(json!({"dev": md.dev(), "ino": md.ino(), "submounts": subs}))
 }
 
+/// The prefix of every netns name this run makes.
+pub fn netns_prefix() -> String {
+    format!("xrun-conformance-{}-", std::process::id())
+}
+
+/// The release profile aborts on panic, so no `Drop` runs then: undo what this run made
+/// on the host from the panic hook instead (containers die with their foreground runtime).
+pub fn clean_up_on_panic(work: PathBuf, cgroup_prefix: String) {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        default(info);
+        if let Ok(entries) = std::fs::read_dir("/var/run/netns") {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.starts_with(&netns_prefix()) {
+                    drop(NetNs { name });
+                }
+            }
+        }
+        remove_cgroups(&cgroup_prefix);
+        if let Ok(p) = cstr(&work) {
+            // SAFETY: p is a valid C string.
+            unsafe { libc::umount2(p.as_ptr(), libc::MNT_DETACH) };
+        }
+        let _ = std::fs::remove_dir(&work);
+    }));
+}
+
 /// A network namespace from `ip netns add`, removed with `ip netns del`.
 pub struct NetNs {
     pub name: String,

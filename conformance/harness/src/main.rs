@@ -98,6 +98,9 @@ fn main() {
         }
     };
     let cgroup_prefix = format!("xrun-conformance-{}", std::process::id());
+    if !o.keep {
+        host::clean_up_on_panic(work.path.clone(), cgroup_prefix.clone());
+    }
     println!("runtime: {}", o.runtime);
     let started = Instant::now();
     let mut totals = Totals::default();
@@ -239,6 +242,7 @@ fn prepare_and_run(
         bundle: b.clone(),
         rootfs,
         tag: format!("{}-{}", std::process::id(), case.name),
+        case: case.name,
         hold: Vec::new(),
     };
     (case.edit)(&mut spec, &mut prep).map_err(|e| format!("prepare: {e}"))?;
