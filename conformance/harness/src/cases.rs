@@ -68,10 +68,15 @@ pub const CASES: &[Case] = &[
         Ok(())
     }),
     case("sysctl", "net.* in a new netns, kernel.shm*/msg* in a new ipc ns", |s, _| {
+        // A new netns copies the host's ip_forward: ask for the other value, so the check
+        // cannot pass without the runtime.
+        let host = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward")?;
+        let forward = if host.trim() == "1" { "0" } else { "1" };
         s["linux"]["sysctl"] = json!({
-            "net.ipv4.ip_forward": "1",
+            "net.ipv4.ip_forward": forward,
+            "net.ipv4.ip_default_ttl": "42",
             "net.ipv4.ping_group_range": "0 0",
-            "net.ipv4.conf.lo.forwarding": "1",
+            "net.ipv4.conf.lo.arp_ignore": "3",
             "kernel.shmmax": "100000000",
             "kernel.shm_rmid_forced": "1",
             "kernel.msgmax": "4096"
@@ -148,7 +153,7 @@ const TAMPERED: &[&str] = &[
     "process.capabilities.",
     "linux.namespaces has no network",
     "hostname \"tampered\"",
-    "linux.sysctl net.ipv4.ip_forward",
+    "linux.sysctl net.ipv4.ip_default_ttl",
     "root.readonly false",
     "linux.maskedPaths[10] /etc (a directory) lists nothing",
     "linux.readonlyPaths[5] /dev/shm",
@@ -188,7 +193,7 @@ fn tamper(s: &mut Value) {
         .as_array_mut()
         .unwrap()
         .retain(|n| n["type"] != "network");
-    l["sysctl"] = json!({"net.ipv4.ip_forward": "1"});
+    l["sysctl"] = json!({"net.ipv4.ip_default_ttl": "42"});
     l["maskedPaths"].as_array_mut().unwrap().push(json!("/etc"));
     l["readonlyPaths"]
         .as_array_mut()
@@ -367,7 +372,7 @@ fn join(s: &mut Value, p: &mut Prep) -> io::Result<()> {
         ns.push(json!({"type": typ, "path": path}));
     }
     s["hostname"] = json!("joined-uts");
-    s["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1", "kernel.shmmni": "1000"});
+    s["linux"]["sysctl"] = json!({"net.ipv4.ip_default_ttl": "42", "kernel.shmmni": "1000"});
     p.hold.push(Box::new(net));
     p.hold.push(Box::new(holder));
     Ok(())
