@@ -75,9 +75,14 @@ pub fn run(args: InitArgs, chan: Channel, plan: Plan, proc: ProcFs) -> ! {
         program: None,
         extra_fds: 0,
     };
+    let debug = crate::logging::debug_enabled();
     for (name, step) in STEPS {
+        let t = debug.then(std::time::Instant::now);
         if let Err(e) = step(&mut init) {
             fail(&init.chan, &format!("{name}: {e:#}"));
+        }
+        if let Some(t) = t {
+            crate::logging::debug(&format!("init step {name:?} took {:?}", t.elapsed()));
         }
     }
     let prog = init.program.take().expect("program resolved before exec");

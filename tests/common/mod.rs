@@ -17,9 +17,40 @@ pub const BUSYBOX: &str = "/bin/busybox";
 
 /// Busybox applets linked into test root filesystems.
 const APPLETS: &[&str] = &[
-    "sh", "true", "false", "echo", "cat", "ls", "id", "hostname", "mount", "ps", "sleep", "env",
-    "pwd", "readlink", "stat", "grep", "head", "touch", "mkdir", "test", "kill", "wc", "ulimit",
-    "umask", "dd", "rm", "ln", "chmod", "tty", "stty", "nproc", "uname", "domainname", "sysctl",
+    "sh",
+    "true",
+    "false",
+    "echo",
+    "cat",
+    "ls",
+    "id",
+    "hostname",
+    "mount",
+    "ps",
+    "sleep",
+    "env",
+    "pwd",
+    "readlink",
+    "stat",
+    "grep",
+    "head",
+    "touch",
+    "mkdir",
+    "test",
+    "kill",
+    "wc",
+    "ulimit",
+    "umask",
+    "dd",
+    "rm",
+    "ln",
+    "chmod",
+    "tty",
+    "stty",
+    "nproc",
+    "uname",
+    "domainname",
+    "sysctl",
 ];
 
 static SEQ: AtomicUsize = AtomicUsize::new(0);
@@ -42,7 +73,10 @@ impl Env {
             Path::new(BUSYBOX).exists(),
             "{BUSYBOX} is missing: install busybox-static (make deps)"
         );
-        let dir = tempfile::Builder::new().prefix("xrun-test.").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("xrun-test.")
+            .tempdir()
+            .unwrap();
         let root = dir.path().join("state");
         Env {
             root,
@@ -57,7 +91,11 @@ impl Env {
 
     /// A unique container id for this test.
     pub fn id(&self, name: &str) -> String {
-        format!("{name}-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::SeqCst))
+        format!(
+            "{name}-{}-{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::SeqCst)
+        )
     }
 
     /// Runs `xrun --root <state> ARGS` and returns its output once xrun exits.
@@ -67,7 +105,10 @@ impl Env {
     /// wait for the container.
     pub fn xrun(&self, args: &[&str]) -> Output {
         let n = SEQ.fetch_add(1, Ordering::SeqCst);
-        let (o, e) = (self.dir.path().join(format!(".out{n}")), self.dir.path().join(format!(".err{n}")));
+        let (o, e) = (
+            self.dir.path().join(format!(".out{n}")),
+            self.dir.path().join(format!(".err{n}")),
+        );
         let status = self
             .cmd(args)
             .stdout(std::fs::File::create(&o).unwrap())
@@ -157,10 +198,16 @@ impl Drop for Env {
 
 /// Removes this test's cgroup directories (deepest first) in every hierarchy.
 fn remove_test_cgroups(prefix: &str) {
-    let Ok(text) = std::fs::read_to_string("/proc/self/cgroup") else { return };
+    let Ok(text) = std::fs::read_to_string("/proc/self/cgroup") else {
+        return;
+    };
     for line in text.lines() {
         let mut parts = line.splitn(3, ':');
-        let (_, ctrl, path) = (parts.next(), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        let (_, ctrl, path) = (
+            parts.next(),
+            parts.next().unwrap_or(""),
+            parts.next().unwrap_or(""),
+        );
         let mount = if ctrl.is_empty() {
             if Path::new("/sys/fs/cgroup/unified").exists() {
                 PathBuf::from("/sys/fs/cgroup/unified")
@@ -201,7 +248,11 @@ pub fn default_spec() -> Value {
 
 pub fn write_spec(bundle: &Path, spec: &Value) {
     std::fs::create_dir_all(bundle).unwrap();
-    std::fs::write(bundle.join("config.json"), serde_json::to_vec_pretty(spec).unwrap()).unwrap();
+    std::fs::write(
+        bundle.join("config.json"),
+        serde_json::to_vec_pretty(spec).unwrap(),
+    )
+    .unwrap();
 }
 
 /// A minimal root filesystem: static busybox and its applets, /etc/passwd and /etc/group.
@@ -218,7 +269,11 @@ pub fn busybox_rootfs(rootfs: &Path) {
         "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\nuser:x:1000:1000:user:/home/user:/bin/sh\n",
     )
     .unwrap();
-    std::fs::write(rootfs.join("etc/group"), "root:x:0:\nnogroup:x:65534:\nuser:x:1000:\n").unwrap();
+    std::fs::write(
+        rootfs.join("etc/group"),
+        "root:x:0:\nnogroup:x:65534:\nuser:x:1000:\n",
+    )
+    .unwrap();
 }
 
 /// Sets `process.args`.
@@ -237,4 +292,62 @@ pub fn stdout(o: &Output) -> String {
 
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A `--console-socket` listener, like containerd's shim: receives the pty master that xrun
+/// sends (SCM_RIGHTS) and returns it with the message payload (the pts name).
+pub struct ConsoleSocket {
+    pub path: PathBuf,
+    listener: std::os::unix::net::UnixListener,
+}
+
+impl ConsoleSocket {
+    pub fn new(env: &Env, name: &str) -> ConsoleSocket {
+        let path = env.dir.path().join(format!("{name}.sock"));
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        ConsoleSocket { path, listener }
+    }
+
+    /// Accepts one connection and receives the master (blocks).
+    pub fn receive(&self) -> (std::fs::File, String) {
+        use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+        let (conn, _) = self.listener.accept().unwrap();
+        let mut buf = [0u8; 4096];
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let msg = nix::sys::socket::recvmsg::<()>(
+            conn.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            nix::sys::socket::MsgFlags::empty(),
+        )
+        .unwrap();
+        let mut fd = None;
+        for c in msg.cmsgs().unwrap() {
+            if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = c {
+                fd = fds.first().copied();
+            }
+        }
+        let n = msg.bytes;
+        let name = String::from_utf8_lossy(&buf[..n]).into_owned();
+        // SAFETY: the descriptor was just received and is owned by nobody else.
+        let file =
+            std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd.expect("no fd received")) });
+        (file, name)
+    }
+}
+
+/// Reads from a pty master until `want` appears or the other side closes (EIO).
+pub fn read_pty_until(master: &mut std::fs::File, want: &str) -> String {
+    use std::io::Read;
+    let mut out = String::new();
+    let mut buf = [0u8; 4096];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !out.contains(want) && std::time::Instant::now() < deadline {
+        match master.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.push_str(&String::from_utf8_lossy(&buf[..n])),
+        }
+    }
+    out
 }
