@@ -36,3 +36,21 @@ clippy:
 
 fmt-check:
 	$(CARGO) fmt --check
+
+# The conformance suite (conformance/README.md): a static checker run inside containers over
+# a matrix of configs; fails on any `not ok`. `make conformance RUNTIME=runc` runs the same
+# matrix under runc, to check the checker.
+CONFORMANCE_PKGS := busybox-static iproute2 libc6-dev
+HOST_TRIPLE = $(shell rustc -vV | sed -n 's/^host: //p')
+CHECKER = target/$(HOST_TRIPLE)/release/checker
+RUNTIME ?= $(XRUN)
+
+.PHONY: conformance
+conformance:
+	$(call apt_install,$(CONFORMANCE_PKGS))
+	$(CARGO) build --release
+	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release \
+		-p xrun-conformance-checker --target $(HOST_TRIPLE)
+	$(CARGO) test -q -p xrun-conformance-checker -p xrun-conformance
+	$(CARGO) build --release -p xrun-conformance
+	target/release/conformance --runtime $(RUNTIME) --xrun $(XRUN) --checker $(CHECKER)
