@@ -3,7 +3,10 @@
 #   make test   every test (unit, integration, conformance); .ci/run calls this
 SHELL := /bin/bash
 CARGO ?= cargo
-XRUN := target/release/xrun
+HOST_TRIPLE := $(shell rustc -vV | sed -n 's/^host: //p')
+# The release binary is linked statically: no dynamic loader work on every start.
+STATIC := RUSTFLAGS="-C target-feature=+crt-static"
+XRUN := target/$(HOST_TRIPLE)/release/xrun
 # Debian packages the tests and tools need.
 TEST_PKGS := busybox-static jq
 BENCH_PKGS := runc crun hyperfine
@@ -13,7 +16,7 @@ BENCH_PKGS := runc crun hyperfine
 all: build
 
 build:
-	$(CARGO) build --release
+	$(STATIC) $(CARGO) build --release --bin xrun --target $(HOST_TRIPLE)
 
 # Installs the Debian packages in $(1) that are missing (as root, from Debian's archive).
 define apt_install
@@ -41,16 +44,14 @@ fmt-check:
 # a matrix of configs; fails on any `not ok`. `make conformance RUNTIME=runc` runs the same
 # matrix under runc, to check the checker.
 CONFORMANCE_PKGS := busybox-static iproute2 libc6-dev
-HOST_TRIPLE = $(shell rustc -vV | sed -n 's/^host: //p')
 CHECKER = target/$(HOST_TRIPLE)/release/checker
 RUNTIME ?= $(XRUN)
 
 .PHONY: conformance
 conformance:
 	$(call apt_install,$(CONFORMANCE_PKGS))
-	$(CARGO) build --release
-	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release \
-		-p xrun-conformance-checker --target $(HOST_TRIPLE)
+	$(STATIC) $(CARGO) build --release --bin xrun --target $(HOST_TRIPLE)
+	$(STATIC) $(CARGO) build --release -p xrun-conformance-checker --target $(HOST_TRIPLE)
 	$(CARGO) test -q -p xrun-conformance-checker -p xrun-conformance
 	$(CARGO) build --release -p xrun-conformance
 	target/release/conformance --runtime $(RUNTIME) --xrun $(XRUN) --checker $(CHECKER)

@@ -32,11 +32,13 @@ pub struct Cli {
     pub command: Command,
 }
 
+pub const DEFAULT_ROOT: &str = "/run/xrun";
+
 /// Options every subcommand shares; like runc they go before the subcommand.
 #[derive(clap::Args, Debug, Clone)]
 pub struct GlobalOpts {
     /// Root directory for storage of container state (this should be located in tmpfs)
-    #[arg(long, global = true, default_value = "/run/xrun")]
+    #[arg(long, global = true, default_value = DEFAULT_ROOT)]
     pub root: PathBuf,
     /// Set the log file to write xrun logs to (default is stderr)
     #[arg(long, global = true)]
@@ -92,22 +94,24 @@ pub enum Command {
 
 /// Entry point of the binary: parse, run, report, return the exit code.
 pub fn main() -> i32 {
+    // Commands that put processes into a container first make sure the container can never
+    // reach this binary (CVE-2019-5736). That re-executes xrun, so it happens before any
+    // parsing work: a cheap look at argv decides.
+    let seal_error = crate::process::seal::early_state_root(std::env::args_os())
+        .and_then(|root| crate::process::seal::ensure_sealed(&root).err());
     let cli = Cli::parse();
     logging::init(
         cli.global.log.as_deref(),
         cli.global.log_format,
         cli.global.debug,
     );
-    // Commands that put processes into a container first make sure the container can never
-    // reach this binary (CVE-2019-5736); this may re-execute xrun.
-    if matches!(
+    let enters_container = matches!(
         cli.command,
         Command::Create(_) | Command::Run(_) | Command::Exec(_)
-    ) {
-        if let Err(e) = crate::process::seal::ensure_sealed(&cli.global.root) {
-            logging::error(&format!("{e:#}"));
-            return 1;
-        }
+    );
+    if let (Some(e), true) = (seal_error, enters_container) {
+        logging::error(&format!("{e:#}"));
+        return 1;
     }
     match dispatch(cli) {
         Ok(code) => code,
