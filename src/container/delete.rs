@@ -11,7 +11,14 @@ use crate::cli::GlobalOpts;
 use crate::hooks;
 
 pub fn delete(g: &GlobalOpts, id: &str, force: bool) -> Result<()> {
-    let dir = Root::new(&g.root).open(id)?;
+    let root = Root::new(&g.root);
+    // Like runc, `delete --force` of a container that is already gone succeeds (containerd's
+    // shim deletes again when it cleans up after a container it lost).
+    if force && !root.exists(id) {
+        super::id::validate(id)?;
+        return Ok(());
+    }
+    let dir = root.open(id)?;
     let state = match dir.load_state() {
         Ok(s) => s,
         // A create that crashed before writing its state: only --force cleans that up.

@@ -89,6 +89,10 @@ impl Root {
         })
     }
 
+    pub fn exists(&self, id: &str) -> bool {
+        id::validate(id).is_ok() && self.path.join(id).is_dir()
+    }
+
     /// Ids of all containers, sorted.
     pub fn list(&self) -> Result<Vec<String>> {
         let entries = match fs::read_dir(&self.path) {
