@@ -8,7 +8,7 @@ HOST_TRIPLE := $(shell rustc -vV | sed -n 's/^host: //p')
 STATIC := RUSTFLAGS="-C target-feature=+crt-static"
 XRUN := target/$(HOST_TRIPLE)/release/xrun
 # Debian packages the tests and tools need.
-TEST_PKGS := busybox-static jq
+TEST_PKGS := busybox-static jq runc containerd iproute2 util-linux bsdutils
 BENCH_PKGS := runc crun hyperfine
 
 .PHONY: all build deps test unit integration clippy fmt-check bench
