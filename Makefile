@@ -34,6 +34,17 @@ test: deps
 	$(CARGO) build --all-targets
 	$(CARGO) test -- --test-threads=2
 
+# Root filesystems of bundle-examples/ from Debian's static busybox.
+.PHONY: examples
+examples:
+	$(call apt_install,busybox-static)
+	bundle-examples/build-rootfs.sh
+
+# Startup time and peak memory against runc and crun (bench/run.sh).
+bench: build
+	$(call apt_install,$(BENCH_PKGS) jq bc time)
+	XRUN=$(XRUN) bench/run.sh
+
 clippy:
 	$(CARGO) clippy --all-targets -- -D warnings
 
