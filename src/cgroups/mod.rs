@@ -296,16 +296,20 @@ impl Manager {
     }
 
     /// Sends `sig` to every process, with the cgroup frozen so that none escapes by forking.
+    /// A paused container stays paused, except for SIGKILL: frozen tasks die only once
+    /// thawed on cgroup v1.
     pub fn signal_all(&self, sig: i32) -> Result<()> {
-        let frozen_here = match self.freezer_dir() {
-            Some((d, v2)) if !freezer::is_frozen(d, v2) => freezer::freeze(d, v2).is_ok(),
-            _ => false,
-        };
+        let was_frozen = self.is_frozen();
+        if !was_frozen {
+            if let Some((d, v2)) = self.freezer_dir() {
+                freezer::freeze(d, v2)?;
+            }
+        }
         for pid in self.pids()? {
             // SAFETY: plain kill(2); a pid that exited meanwhile gives ESRCH, ignored.
             unsafe { libc::kill(pid, sig) };
         }
-        if frozen_here {
+        if !was_frozen || sig == libc::SIGKILL {
             if let Some((d, v2)) = self.freezer_dir() {
                 freezer::thaw(d, v2)?;
             }
