@@ -189,13 +189,10 @@ impl Manager {
             systemd::start(p, pid)?;
             return self.configure();
         }
-        if self.rec.v2.is_some() {
+        if let Some(dir) = &self.rec.v2 {
+            // Cloned into it already, unless there was no directory to clone into.
             if self.clone_fd.is_none() {
-                fsio::write(
-                    self.rec.v2.as_ref().unwrap(),
-                    "cgroup.procs",
-                    &pid.to_string(),
-                )?;
+                fsio::write(dir, "cgroup.procs", &pid.to_string())?;
             }
             return Ok(());
         }
