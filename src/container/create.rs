@@ -219,12 +219,18 @@ pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     write_atomic(&path, pid.to_string().as_bytes(), 0o644).context("--pid-file")
 }
 
-/// The name of the user running xrun, for `state`'s `owner` (runc reports it too).
+/// The name of the user running xrun, for `state`'s `owner` (runc reports it too). Read
+/// from /etc/passwd directly: going through NSS would load shared libraries on the create path.
 fn owner_name() -> String {
-    let uid = nix::unistd::geteuid();
-    nix::unistd::User::from_uid(uid)
+    let uid = nix::unistd::geteuid().as_raw();
+    std::fs::read_to_string("/etc/passwd")
         .ok()
-        .flatten()
-        .map(|u| u.name)
+        .and_then(|p| {
+            p.lines().find_map(|l| {
+                let mut f = l.split(':');
+                let name = f.next()?;
+                (f.nth(1)?.parse::<u32>().ok()? == uid).then(|| name.to_string())
+            })
+        })
         .unwrap_or_else(|| uid.to_string())
 }

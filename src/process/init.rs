@@ -34,6 +34,7 @@ type Step = (&'static str, fn(&mut Init) -> Result<()>);
 /// The steps, in order. New steps (seccomp, ...) take their place in this list.
 const STEPS: &[Step] = &[
     ("wait for the runtime", wait_for_runtime),
+    ("user namespace", become_userns_root),
     ("cgroup namespace", cgroup_namespace),
     ("hostname", |i| namespaces::set_hostname(i.args.spec)),
     ("rootfs", prepare_rootfs),
@@ -74,9 +75,14 @@ pub fn run(args: InitArgs, chan: Channel, plan: Plan, proc: ProcFs) -> ! {
         program: None,
         extra_fds: 0,
     };
+    let debug = crate::logging::debug_enabled();
     for (name, step) in STEPS {
+        let t = debug.then(std::time::Instant::now);
         if let Err(e) = step(&mut init) {
             fail(&init.chan, &format!("{name}: {e:#}"));
+        }
+        if let Some(t) = t {
+            crate::logging::debug(&format!("init step {name:?} took {:?}", t.elapsed()));
         }
     }
     let prog = init.program.take().expect("program resolved before exec");
@@ -99,6 +105,15 @@ fn fail(chan: &Channel, msg: &str) -> ! {
 fn wait_for_runtime(i: &mut Init) -> Result<()> {
     i.extra_fds = fds::extra_fds(i.args.preserve_fds)?;
     i.chan.expect(Msg::Continue)
+}
+
+/// Inside a user namespace the init still carries the host ids it was cloned with, which the
+/// namespace does not map; become its root so files it creates have an owner there.
+fn become_userns_root(i: &mut Init) -> Result<()> {
+    if i.plan.has(CloneFlags::CLONE_NEWUSER) {
+        crate::security::user::become_root()?;
+    }
+    Ok(())
 }
 
 fn cgroup_namespace(i: &mut Init) -> Result<()> {

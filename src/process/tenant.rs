@@ -131,6 +131,9 @@ fn run_tenant(
     if !flags.is_empty() {
         nix::sched::setns(t.init_pidfd, flags).context("join the container's namespaces")?;
     }
+    if flags.contains(CloneFlags::CLONE_NEWUSER) {
+        crate::security::user::become_root()?;
+    }
     setup::apply_privileged(t.process, proc)?;
     if t.process.terminal().unwrap_or(false) {
         let size = t
