@@ -113,6 +113,7 @@ pub fn create_container(g: &GlobalOpts, o: &CreateOpts, mode: Mode) -> Result<Cr
     };
     let dir = undo.dir.as_ref().unwrap();
     let linux = b.spec.linux().as_ref();
+    let timer = std::time::Instant::now();
     let cgroup = cgroups::Manager::plan(&cgroups::Config {
         id: &o.id,
         path: linux.and_then(|l| l.cgroups_path().as_deref()),
@@ -139,6 +140,7 @@ pub fn create_container(g: &GlobalOpts, o: &CreateOpts, mode: Mode) -> Result<Cr
     // Held by `undo` before it makes anything, so a failure half way removes it all.
     undo.cgroup.insert(cgroup).create()?;
     let cgroup = undo.cgroup.as_ref().unwrap();
+    debug_took("cgroups: plan, save state, create", timer);
     let start = match mode {
         Mode::Create => StartGate::Fifo(exec_fifo::create(&dir.exec_fifo())?),
         Mode::Run { .. } => StartGate::Channel,
@@ -158,7 +160,12 @@ pub fn create_container(g: &GlobalOpts, o: &CreateOpts, mode: Mode) -> Result<Cr
         no_new_keyring: o.no_new_keyring,
         cgroup_mounts: &cgroup_mounts,
     };
-    let place = |pid: i32| cgroup.add_pid(pid);
+    let place = |pid: i32| {
+        let timer = std::time::Instant::now();
+        let r = cgroup.add_pid(pid);
+        debug_took("cgroups: place the init", timer);
+        r
+    };
     let placement = Placement {
         clone_into: cgroup.clone_target(),
         place: &place,
@@ -205,6 +212,12 @@ pub fn create_container(g: &GlobalOpts, o: &CreateOpts, mode: Mode) -> Result<Cr
         cgroup,
         console_master,
     })
+}
+
+fn debug_took(what: &str, since: std::time::Instant) {
+    if crate::logging::debug_enabled() {
+        crate::logging::debug(&format!("{what} took {:?}", since.elapsed()));
+    }
 }
 
 /// The state JSON hooks read on stdin.
