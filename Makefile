@@ -66,3 +66,17 @@ conformance:
 	$(CARGO) test -q -p xrun-conformance-checker -p xrun-conformance
 	$(CARGO) build --release -p xrun-conformance
 	target/release/conformance --runtime $(RUNTIME) --xrun $(XRUN) --checker $(CHECKER)
+
+# Pure cgroup v2: the cgroup tests (and the lifecycle) in a throwaway QEMU VM booted with
+# cgroup_no_v1=all (tests/vm/vm.sh). Built here, run there. A few minutes under TCG.
+VM_PKGS := qemu-system-x86 linux-image-amd64 busybox-static cpio kmod xz-utils procps util-linux
+CGROUPV2_TESTS := cgroup_lifecycle cgroup_resources lifecycle
+
+.PHONY: test-cgroupv2
+test-cgroupv2: export INITRD := No
+test-cgroupv2:
+	$(call apt_install,$(TEST_PKGS) $(VM_PKGS))
+	$(CARGO) build --tests
+	bins=$$($(CARGO) test --no-run --message-format=json $(foreach t,$(CGROUPV2_TESTS),--test $(t)) \
+		| jq -r 'select(.profile.test == true) | .executable'); \
+	tests/vm/vm.sh --timeout 900 -- tests/vm/cgroupv2-tests.sh $$bins

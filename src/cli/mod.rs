@@ -9,14 +9,19 @@ use crate::logging::{self, LogFormat};
 
 mod create;
 mod delete;
+mod events;
 mod exec;
 mod features;
 mod kill;
 mod list;
+mod pause;
+mod ps;
+mod resume;
 mod run;
 mod spec;
 mod start;
 mod state;
+mod update;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -49,7 +54,7 @@ pub struct GlobalOpts {
     /// Enable debug logging
     #[arg(long, global = true)]
     pub debug: bool,
-    /// Manage cgroups through systemd (accepted for compatibility)
+    /// Manage cgroups through systemd (needs a running systemd)
     #[arg(long = "systemd-cgroup", global = true)]
     pub systemd_cgroup: bool,
     /// Path to the criu binary (accepted for compatibility; checkpointing is not supported)
@@ -90,6 +95,16 @@ pub enum Command {
     Features(features::Args),
     /// Execute new process inside the container
     Exec(exec::Args),
+    /// Suspend all processes inside the container
+    Pause(pause::Args),
+    /// Resume all processes that have been previously paused
+    Resume(resume::Args),
+    /// Display the processes running inside a container
+    Ps(ps::Args),
+    /// Display container events such as OOM notifications and resource usage statistics
+    Events(events::Args),
+    /// Update container resource constraints
+    Update(update::Args),
 }
 
 /// Entry point of the binary: parse, run, report, return the exit code.
@@ -135,5 +150,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Spec(a) => spec::run(a, g),
         Command::Features(a) => features::run(a, g),
         Command::Exec(a) => exec::run(a, g),
+        Command::Pause(a) => pause::run(a, g),
+        Command::Resume(a) => resume::run(a, g),
+        Command::Ps(a) => ps::run(a, g),
+        Command::Events(a) => events::run(a, g),
+        Command::Update(a) => update::run(a, g),
     }
 }

@@ -113,13 +113,34 @@ pub fn create_container(g: &GlobalOpts, o: &CreateOpts, mode: Mode) -> Result<Cr
     };
     let dir = undo.dir.as_ref().unwrap();
     let linux = b.spec.linux().as_ref();
-    let cgroup = cgroups::Manager::create(&cgroups::Config {
+    let timer = std::time::Instant::now();
+    let cgroup = cgroups::Manager::plan(&cgroups::Config {
         id: &o.id,
         path: linux.and_then(|l| l.cgroups_path().as_deref()),
         resources: linux.and_then(|l| l.resources().as_ref()),
+        devices: linux
+            .and_then(|l| l.devices().as_deref())
+            .unwrap_or_default(),
         systemd: g.systemd_cgroup,
     })?;
-    let cgroup = undo.cgroup.insert(cgroup);
+    // Written before anything else exists so that `state` reports "creating" from the
+    // start, and so that `delete --force` finds the cgroups of a create that died.
+    let mut state = State {
+        id: o.id.clone(),
+        pid: 0,
+        init_start_time: 0,
+        bundle: b.dir.clone(),
+        rootfs: b.rootfs.clone(),
+        created: crate::logging::rfc3339_now(),
+        owner: owner_name(),
+        config: b.spec.clone(),
+        cgroup: cgroup.record(),
+    };
+    dir.save_state(&state)?;
+    // Held by `undo` before it makes anything, so a failure half way removes it all.
+    undo.cgroup.insert(cgroup).create()?;
+    let cgroup = undo.cgroup.as_ref().unwrap();
+    debug_took("cgroups: plan, save state, create", timer);
     let start = match mode {
         Mode::Create => StartGate::Fifo(exec_fifo::create(&dir.exec_fifo())?),
         Mode::Run { .. } => StartGate::Channel,
@@ -139,24 +160,16 @@ pub fn create_container(g: &GlobalOpts, o: &CreateOpts, mode: Mode) -> Result<Cr
         no_new_keyring: o.no_new_keyring,
         cgroup_mounts: &cgroup_mounts,
     };
-    let place = |pid: i32| cgroup.add_pid(pid);
+    let place = |pid: i32| {
+        let timer = std::time::Instant::now();
+        let r = cgroup.add_pid(pid);
+        debug_took("cgroups: place the init", timer);
+        r
+    };
     let placement = Placement {
         clone_into: cgroup.clone_target(),
         place: &place,
     };
-    // Written before the clone so that `state` reports "creating" from the start.
-    let mut state = State {
-        id: o.id.clone(),
-        pid: 0,
-        init_start_time: 0,
-        bundle: b.dir.clone(),
-        rootfs: b.rootfs.clone(),
-        created: crate::logging::rfc3339_now(),
-        owner: owner_name(),
-        config: b.spec.clone(),
-        cgroup: cgroup.record(),
-    };
-    dir.save_state(&state)?;
     let init = launch::spawn(args, &plan, &placement)?;
     undo.init = Some(init.pidfd.try_clone()?);
     state.pid = init.pid;
@@ -182,6 +195,8 @@ pub fn create_container(g: &GlobalOpts, o: &CreateOpts, mode: Mode) -> Result<Cr
         }
     }
 
+    // The record now also lists the directories made, for delete to remove.
+    state.cgroup = cgroup.record();
     undo.dir.as_ref().unwrap().save_state(&state)?;
     if let Some(p) = &o.pid_file {
         write_pid_file(p, init.pid)?;
@@ -197,6 +212,12 @@ pub fn create_container(g: &GlobalOpts, o: &CreateOpts, mode: Mode) -> Result<Cr
         cgroup,
         console_master,
     })
+}
+
+fn debug_took(what: &str, since: std::time::Instant) {
+    if crate::logging::debug_enabled() {
+        crate::logging::debug(&format!("{what} took {:?}", since.elapsed()));
+    }
 }
 
 /// The state JSON hooks read on stdin.

@@ -34,10 +34,12 @@ pub fn delete(g: &GlobalOpts, id: &str, force: bool) -> Result<()> {
 
 /// Kills whatever is left, removes the cgroups and the state, runs the poststop hooks.
 pub fn destroy(dir: ContainerDir, state: &State) -> Result<()> {
+    let cg = cgroups::Manager::load(state.cgroup.as_ref())?;
+    // Through the cgroup first: that also reaches a paused container's processes.
+    cg.kill_all()?;
     if let Some(pidfd) = open_init(state)? {
         kill_and_wait(&pidfd);
     }
-    let cg = cgroups::Manager::load(state.cgroup.as_ref())?;
     cg.destroy()?;
     dir.remove()?;
     let json = hook_state(state, Status::Stopped)?;

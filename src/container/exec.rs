@@ -64,7 +64,8 @@ pub fn exec(g: &GlobalOpts, o: &ExecOpts) -> Result<i32> {
         None => None,
     };
     let init = open_init(&state)?.context("container not running")?;
-    let cgroup = cgroups::Manager::load(state.cgroup.as_ref())?;
+    let mut cgroup = cgroups::Manager::load(state.cgroup.as_ref())?;
+    cgroup.open_clone_target()?;
     // The container stays locked only while we join it.
     let t = Tenant {
         spec: &state.config,
