@@ -155,6 +155,13 @@ fn exec_preserves_extra_fds() {
     let data = env.dir.path().join("data");
     std::fs::write(&data, "through fd 3\n").unwrap();
     let f = std::fs::File::open(&data).unwrap();
+    // Not close-on-exec even if the file already got number 3 (dup2 onto itself changes
+    // nothing).
+    let f: std::fs::File = {
+        use std::os::fd::{AsRawFd, FromRawFd};
+        let raw = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_DUPFD, 10) };
+        unsafe { std::fs::File::from_raw_fd(raw) }
+    };
     let out_path = env.dir.path().join("fds.out");
     let mut cmd = env.cmd(&[
         "exec",

@@ -284,3 +284,27 @@ fn json_log_records_the_error_for_the_shim() {
     assert_eq!(last["msg"], "container \"missing\" does not exist");
     assert!(last["time"].as_str().unwrap().ends_with('Z'));
 }
+
+#[test]
+fn preserve_fds_must_name_inherited_descriptors() {
+    // xrun's own descriptors (log file, state directory) must never pass for preserved ones.
+    let env = Env::new();
+    let b = env.bundle("nofd", |s| args(s, &["/bin/true"]));
+    let id = env.id("nofd");
+    let log = env.dir.path().join("log");
+    let e = env.fails(&[
+        "--log",
+        log.to_str().unwrap(),
+        "create",
+        "--preserve-fds",
+        "1",
+        "-b",
+        b.to_str().unwrap(),
+        &id,
+    ]);
+    assert!(
+        e.contains("--preserve-fds: file descriptor 3 is not open"),
+        "{e}"
+    );
+    assert!(!env.root.join(&id).exists());
+}

@@ -112,6 +112,7 @@ pub fn main() -> i32 {
     // Commands that put processes into a container first make sure the container can never
     // reach this binary (CVE-2019-5736). That re-executes xrun, so it happens before any
     // parsing work: a cheap look at argv decides.
+    crate::process::fds::record_inherited(std::env::args_os());
     let seal_error = crate::process::seal::early_state_root(std::env::args_os())
         .and_then(|root| crate::process::seal::ensure_sealed(&root).err());
     let cli = Cli::parse();
