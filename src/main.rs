@@ -1,4 +1,3 @@
 fn main() {
-    xrun::process::memory::trim_fault_around();
     std::process::exit(xrun::cli::main());
 }

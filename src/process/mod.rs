@@ -13,7 +13,6 @@ pub mod exec_fifo;
 pub mod fds;
 pub mod init;
 pub mod launch;
-pub mod memory;
 pub mod pidinfo;
 pub mod seal;
 pub mod setup;
