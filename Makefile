@@ -11,7 +11,7 @@ HOST_TRIPLE := $(shell rustc -vV | sed -n 's/^host: //p')
 STATIC := RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static"
 XRUN := target/$(HOST_TRIPLE)/release/xrun
 # Debian packages the tests and tools need.
-TEST_PKGS := busybox-static jq runc containerd iproute2 util-linux bsdutils
+TEST_PKGS := busybox-static jq runc containerd docker.io podman iproute2 util-linux bsdutils tar
 BENCH_PKGS := runc crun hyperfine
 
 .PHONY: all build deps test clippy fmt-check bench
