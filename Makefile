@@ -36,3 +36,13 @@ clippy:
 
 fmt-check:
 	$(CARGO) fmt --check
+
+# ---- image companion (xrun image ...) ----
+# Tools that make and check the image fixtures: dockerd 20.10 (Debian's docker.io), podman,
+# skopeo, umoci (bench), zstd; all from Debian's archive.
+IMAGE_PKGS := busybox-static docker.io podman skopeo umoci zstd uidmap
+
+.PHONY: image-deps fixtures demo bench-image
+
+image-deps:
+	$(call apt_install,$(IMAGE_PKGS))

@@ -88,6 +88,8 @@ pub enum Command {
     Features(features::Args),
     /// Execute new process inside the container
     Exec(exec::Args),
+    /// Images: unpack docker-save/OCI archives to bundles, layer store, commit, save
+    Image(crate::image::cli::Args),
 }
 
 /// Entry point of the binary: parse, run, report, return the exit code.
@@ -131,5 +133,6 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Spec(a) => spec::run(a, g),
         Command::Features(a) => features::run(a, g),
         Command::Exec(a) => exec::run(a, g),
+        Command::Image(a) => crate::image::cli::run(a, g),
     }
 }
