@@ -39,6 +39,48 @@ pub enum ImageCommand {
         #[command(flatten)]
         run: RunOpts,
     },
+    /// Load every image of an archive into the store ('-' reads stdin)
+    Load { tarball: PathBuf },
+    /// List the images in the store
+    Images,
+    /// Show an image's config and layers as JSON
+    Inspect { image: String },
+    /// Show an image's history
+    History { image: String },
+    /// Remove images (untag; delete when untagged; free unused layers)
+    Rm {
+        #[arg(required = true)]
+        images: Vec<String>,
+    },
+    /// Make a bundle whose rootfs is an overlayfs mount of the image's stored layers
+    Bundle {
+        image: String,
+        bundle: PathBuf,
+        #[command(flatten)]
+        run: RunOpts,
+    },
+    /// Unmount a store bundle's rootfs and remove its container layer and files
+    Unbundle { bundle: PathBuf },
+    /// Turn a store bundle's changes into a new image layer and tag it
+    Commit {
+        bundle: PathBuf,
+        /// NAME[:TAG] of the new image
+        tag: String,
+        /// Comment for the history entry
+        #[arg(long, short)]
+        message: Option<String>,
+        /// Author of the new image
+        #[arg(long, short)]
+        author: Option<String>,
+    },
+    /// Write images to a docker-save tarball
+    Save {
+        #[arg(required = true)]
+        images: Vec<String>,
+        /// Output file ('-' is stdout)
+        #[arg(long, short)]
+        output: PathBuf,
+    },
 }
 
 /// How the bundle's process differs from the image's defaults.
@@ -69,13 +111,26 @@ pub struct RunOpts {
 
 impl RunOpts {
     pub fn convert(&self, rootless: bool) -> Result<ConvertOptions> {
-        let parse = |v: &[String]| v.iter().map(|s| IdRange::parse(s)).collect::<Result<Vec<_>>>();
-        let mut ids = IdMap { uids: parse(&self.uid_map)?, gids: parse(&self.gid_map)? };
+        let parse = |v: &[String]| {
+            v.iter()
+                .map(|s| IdRange::parse(s))
+                .collect::<Result<Vec<_>>>()
+        };
+        let mut ids = IdMap {
+            uids: parse(&self.uid_map)?,
+            gids: parse(&self.gid_map)?,
+        };
         if ids.uids.is_empty() != ids.gids.is_empty() {
             bail!("--uid-map and --gid-map go together");
         }
         if rootless && ids.is_identity() {
-            let one = |host| vec![IdRange { container: 0, host, size: 1 }];
+            let one = |host| {
+                vec![IdRange {
+                    container: 0,
+                    host,
+                    size: 1,
+                }]
+            };
             ids = IdMap {
                 uids: one(nix::unistd::geteuid().as_raw()),
                 gids: one(nix::unistd::getegid().as_raw()),
@@ -95,7 +150,13 @@ impl RunOpts {
 
 pub fn run(a: Args, _g: &GlobalOpts) -> Result<i32> {
     match a.command {
-        ImageCommand::Unpack { tarball, bundle, image, rootless, run } => {
+        ImageCommand::Unpack {
+            tarball,
+            bundle,
+            image,
+            rootless,
+            run,
+        } => {
             let o = crate::image::unpack::UnpackOptions {
                 image,
                 convert: run.convert(rootless)?,
@@ -103,6 +164,42 @@ pub fn run(a: Args, _g: &GlobalOpts) -> Result<i32> {
             };
             println!("{}", crate::image::unpack::unpack(&tarball, &bundle, &o)?);
         }
+        cmd => store_command(cmd, &a.store, a.quiet)?,
     }
     Ok(0)
+}
+
+fn store_command(cmd: ImageCommand, store: &std::path::Path, quiet: bool) -> Result<()> {
+    use crate::image::store::{self, Store};
+    let st = Store::open(store)?;
+    let out = match cmd {
+        ImageCommand::Unpack { .. } => unreachable!("handled without a store"),
+        ImageCommand::Load { tarball } => store::load::load(&st, &tarball, quiet)?.join("\n"),
+        ImageCommand::Images => store::show::images(&st)?.trim_end().to_string(),
+        ImageCommand::Inspect { image } => {
+            store::show::inspect(&st, &image)?.trim_end().to_string()
+        }
+        ImageCommand::History { image } => {
+            store::show::history(&st, &image)?.trim_end().to_string()
+        }
+        ImageCommand::Rm { images } => store::remove::remove(&st, &images)?.join("\n"),
+        ImageCommand::Bundle { image, bundle, run } => {
+            store::bundle::bundle(&st, &image, &bundle, &run.convert(false)?)?
+        }
+        ImageCommand::Unbundle { bundle } => store::bundle::unbundle(&st, &bundle)?,
+        ImageCommand::Commit {
+            bundle,
+            tag,
+            message,
+            author,
+        } => {
+            let o = store::commit::CommitOptions { message, author };
+            store::commit::commit(&st, &bundle, &tag, &o)?
+        }
+        ImageCommand::Save { images, output } => store::save::save(&st, &images, &output)?,
+    };
+    if !out.is_empty() {
+        println!("{out}");
+    }
+    Ok(())
 }

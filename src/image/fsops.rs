@@ -31,14 +31,8 @@ pub struct Root {
 impl Root {
     /// Opens an existing directory as a root.
     pub fn open(path: &Path) -> Result<Root> {
-        let fd = openat2(
-            libc::AT_FDCWD,
-            path,
-            libc::O_PATH | libc::O_DIRECTORY,
-            0,
-            0,
-        )
-        .with_context(|| format!("open {}", path.display()))?;
+        let fd = openat2(libc::AT_FDCWD, path, libc::O_PATH | libc::O_DIRECTORY, 0, 0)
+            .with_context(|| format!("open {}", path.display()))?;
         Ok(Root {
             fd,
             path: path.to_path_buf(),
@@ -83,11 +77,8 @@ impl Root {
 
     /// The existing directory `dir`, or `None` when it does not exist.
     pub fn existing_dir(&self, dir: &Path) -> Result<Option<OwnedFd>> {
-        match resolve::open_in_root_with(
-            self.fd.as_raw_fd(),
-            dir,
-            libc::O_PATH | libc::O_DIRECTORY,
-        ) {
+        match resolve::open_in_root_with(self.fd.as_raw_fd(), dir, libc::O_PATH | libc::O_DIRECTORY)
+        {
             Ok(fd) => Ok(Some(fd)),
             Err(Errno::ENOENT) | Err(Errno::ENOTDIR) => Ok(None),
             Err(e) => Err(e).with_context(|| format!("open {}", dir.display())),
@@ -295,7 +286,8 @@ pub fn get_xattr_at(dir: &impl AsRawFd, name: &OsStr, key: &str) -> io::Result<O
     let mut buf = vec![0u8; 256];
     loop {
         // SAFETY: buf is valid for buf.len() bytes.
-        let r = unsafe { libc::lgetxattr(p.as_ptr(), k.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+        let r =
+            unsafe { libc::lgetxattr(p.as_ptr(), k.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
         if r >= 0 {
             buf.truncate(r as usize);
             return Ok(Some(buf));

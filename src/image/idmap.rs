@@ -18,20 +18,27 @@ impl IdRange {
         let [c, h, n] = parts.as_slice() else {
             bail!("{s:?}: expected CONTAINER:HOST:SIZE");
         };
-        let num = |v: &str| v.parse::<u32>().with_context(|| format!("{s:?}: {v:?} is not a number"));
+        let num = |v: &str| {
+            v.parse::<u32>()
+                .with_context(|| format!("{s:?}: {v:?} is not a number"))
+        };
         let r = IdRange {
             container: num(c)?,
             host: num(h)?,
             size: num(n)?,
         };
-        if r.size == 0 || r.container.checked_add(r.size - 1).is_none() || r.host.checked_add(r.size - 1).is_none() {
+        if r.size == 0
+            || r.container.checked_add(r.size - 1).is_none()
+            || r.host.checked_add(r.size - 1).is_none()
+        {
             bail!("{s:?}: empty or overflowing range");
         }
         Ok(r)
     }
 
     fn map(&self, id: u32) -> Option<u32> {
-        (id >= self.container && id - self.container < self.size).then(|| self.host + (id - self.container))
+        (id >= self.container && id - self.container < self.size)
+            .then(|| self.host + (id - self.container))
     }
 }
 
@@ -49,8 +56,16 @@ impl IdMap {
 
     /// The host owner for an image owner; `None` when the map has no room for it.
     pub fn map(&self, uid: u32, gid: u32) -> Option<(u32, u32)> {
-        let u = if self.uids.is_empty() { Some(uid) } else { self.uids.iter().find_map(|r| r.map(uid)) };
-        let g = if self.gids.is_empty() { Some(gid) } else { self.gids.iter().find_map(|r| r.map(gid)) };
+        let u = if self.uids.is_empty() {
+            Some(uid)
+        } else {
+            self.uids.iter().find_map(|r| r.map(uid))
+        };
+        let g = if self.gids.is_empty() {
+            Some(gid)
+        } else {
+            self.gids.iter().find_map(|r| r.map(gid))
+        };
         Some((u?, g?))
     }
 

@@ -7,11 +7,12 @@
 //! into a runtime spec, and `store` keeps layers and images for overlay bundles.
 
 pub mod archive;
+pub mod cli;
 pub mod config;
 pub mod digest;
 pub mod fsops;
 pub mod idmap;
 pub mod layer;
 pub mod progress;
+pub mod store;
 pub mod unpack;
-pub mod cli;

@@ -32,7 +32,11 @@ impl Progress {
             return;
         }
         let now = Instant::now();
-        if self.shown.get().is_some_and(|t| now - t < Duration::from_millis(100)) {
+        if self
+            .shown
+            .get()
+            .is_some_and(|t| now - t < Duration::from_millis(100))
+        {
             return;
         }
         self.shown.set(Some(now));

@@ -32,17 +32,25 @@ impl BundleGuard {
         let created = match std::fs::read_dir(dir) {
             Ok(mut d) => {
                 if d.next().is_some() {
-                    bail!("{}: the bundle directory exists and is not empty", dir.display());
+                    bail!(
+                        "{}: the bundle directory exists and is not empty",
+                        dir.display()
+                    );
                 }
                 false
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::create_dir(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+                std::fs::create_dir(dir)
+                    .with_context(|| format!("{}: cannot create", dir.display()))?;
                 true
             }
             Err(e) => bail!("{}: {e}", dir.display()),
         };
-        let g = BundleGuard { dir: dir.to_path_buf(), created, done: false };
+        let g = BundleGuard {
+            dir: dir.to_path_buf(),
+            created,
+            done: false,
+        };
         std::fs::create_dir(dir.join("rootfs"))
             .with_context(|| format!("{}: cannot create rootfs", dir.display()))?;
         Ok(g)
@@ -98,7 +106,11 @@ pub fn unpack(tarball: &Path, bundle: &Path, o: &UnpackOptions) -> Result<String
         let (u, g) = o.convert.ids.root();
         std::os::unix::fs::chown(&rootfs, Some(u), Some(g))?;
     }
-    let opts = ApplyOptions { mode: LayerMode::Flatten, ids: o.convert.ids.clone(), lowers: vec![] };
+    let opts = ApplyOptions {
+        mode: LayerMode::Flatten,
+        ids: o.convert.ids.clone(),
+        lowers: vec![],
+    };
     let mut applier = Applier::new(Root::open(&rootfs)?, opts);
     let total = img.layers.iter().filter_map(|l| ar.size(&l.member)).sum();
     let progress = Progress::new(&format!("unpacking {}", img.display_name()), total, o.quiet);
@@ -106,7 +118,9 @@ pub fn unpack(tarball: &Path, bundle: &Path, o: &UnpackOptions) -> Result<String
         stream::apply_layer(&ar, layer, diff_id, &mut applier, None, &progress)?;
     }
     progress.finish();
-    let stats = applier.finish().with_context(|| format!("{}: finish", rootfs.display()))?;
+    let stats = applier
+        .finish()
+        .with_context(|| format!("{}: finish", rootfs.display()))?;
     let spec = config::to_spec(&img.config, &Root::open(&rootfs)?, &o.convert)
         .with_context(|| format!("{}: image {}", ar.name, img.display_name()))?;
     write_spec(bundle, &spec)?;

@@ -103,7 +103,10 @@ pub fn images(ar: &Archive) -> Result<Vec<ImageRef>> {
                 layers: e
                     .layers
                     .into_iter()
-                    .map(|m| LayerRef { digest: digest_of_member(&m), member: m })
+                    .map(|m| LayerRef {
+                        digest: digest_of_member(&m),
+                        member: m,
+                    })
                     .collect(),
             })
             .collect());
@@ -117,7 +120,10 @@ pub fn images(ar: &Archive) -> Result<Vec<ImageRef>> {
         }
         return Ok(out);
     }
-    bail!("{}: neither manifest.json nor index.json: not a docker-save or OCI archive", ar.name)
+    bail!(
+        "{}: neither manifest.json nor index.json: not a docker-save or OCI archive",
+        ar.name
+    )
 }
 
 fn tags_of(d: &Descriptor) -> Vec<String> {
@@ -162,10 +168,16 @@ fn oci_manifest(
     let mut layers = Vec::new();
     for l in &m.layers {
         if l.media_type.contains("encrypted") {
-            bail!("{what}: layer {}: encrypted layers are not supported", l.digest);
+            bail!(
+                "{what}: layer {}: encrypted layers are not supported",
+                l.digest
+            );
         }
         let digest = Digest::parse(&l.digest).with_context(|| what.clone())?;
-        layers.push(LayerRef { member: blob_member(&digest), digest: Some(digest) });
+        layers.push(LayerRef {
+            member: blob_member(&digest),
+            digest: Some(digest),
+        });
     }
     out.push(ImageRef {
         tags,
@@ -182,7 +194,9 @@ fn platform_fits(d: &Descriptor) -> bool {
         "aarch64" => "arm64",
         other => other,
     };
-    d.platform.as_ref().is_none_or(|p| p.os == "linux" && p.architecture == arch)
+    d.platform
+        .as_ref()
+        .is_none_or(|p| p.os == "linux" && p.architecture == arch)
 }
 
 pub fn blob_member(d: &Digest) -> String {
@@ -195,13 +209,18 @@ fn digest_of_member(m: &str) -> Option<Digest> {
     if let Some(hex) = m.strip_prefix("blobs/sha256/") {
         return Digest::from_hex(hex);
     }
-    m.strip_suffix(".json").filter(|h| !h.contains('/')).and_then(Digest::from_hex)
+    m.strip_suffix(".json")
+        .filter(|h| !h.contains('/'))
+        .and_then(Digest::from_hex)
 }
 
 fn verify(ar: &Archive, member: &str, data: &[u8], want: &Digest) -> Result<()> {
     let got = Digest::of_bytes(data);
     if &got != want {
-        bail!("{}: {member}: digest mismatch (expected {want}, got {got})", ar.name);
+        bail!(
+            "{}: {member}: digest mismatch (expected {want}, got {got})",
+            ar.name
+        );
     }
     Ok(())
 }
@@ -209,7 +228,12 @@ fn verify(ar: &Archive, member: &str, data: &[u8], want: &Digest) -> Result<()> 
 /// Short form of a reference for matching: `docker.io/library/x:latest` → `x:latest`.
 fn normalize_ref(r: &str) -> String {
     let mut s = r;
-    for p in ["docker.io/library/", "index.docker.io/library/", "docker.io/", "localhost/"] {
+    for p in [
+        "docker.io/library/",
+        "index.docker.io/library/",
+        "docker.io/",
+        "localhost/",
+    ] {
         if let Some(rest) = s.strip_prefix(p) {
             s = rest;
             break;
@@ -233,7 +257,10 @@ fn matches(img: &ImageRef, want: &str) -> bool {
     });
     let hex = want.strip_prefix("sha256:").unwrap_or(want);
     let by_digest = hex.len() >= 4
-        && img.config_digest.as_ref().is_some_and(|d| d.hex().starts_with(hex));
+        && img
+            .config_digest
+            .as_ref()
+            .is_some_and(|d| d.hex().starts_with(hex));
     by_tag || by_digest
 }
 
@@ -247,7 +274,11 @@ fn describe(img: &ImageRef) -> String {
 
 /// Picks the image named `want` (`NAME[:TAG]` or a config digest prefix); without a name,
 /// the archive must hold exactly one image.
-pub fn select<'a>(ar: &Archive, images: &'a [ImageRef], want: Option<&str>) -> Result<&'a ImageRef> {
+pub fn select<'a>(
+    ar: &Archive,
+    images: &'a [ImageRef],
+    want: Option<&str>,
+) -> Result<&'a ImageRef> {
     let list = || images.iter().map(describe).collect::<Vec<_>>().join(", ");
     let found: Vec<&ImageRef> = match want {
         None => images.iter().collect(),
@@ -263,7 +294,11 @@ pub fn select<'a>(ar: &Archive, images: &'a [ImageRef], want: Option<&str>) -> R
             images.len(),
             list()
         ),
-        (_, Some(w)) => bail!("{}: {w} is ambiguous; the archive holds: {}", ar.name, list()),
+        (_, Some(w)) => bail!(
+            "{}: {w} is ambiguous; the archive holds: {}",
+            ar.name,
+            list()
+        ),
     }
 }
 

@@ -59,12 +59,16 @@ impl Archive {
 
     fn from_file(name: String, mut file: File) -> Result<Archive> {
         let mut head = [0u8; 4];
-        let n = file.read_at(&mut head, 0).with_context(|| format!("{name}: read"))?;
+        let n = file
+            .read_at(&mut head, 0)
+            .with_context(|| format!("{name}: read"))?;
         if Compression::sniff(&head[..n]) != Compression::None {
-            let (dec, _) = Decoder::new(BufReader::new(file)).with_context(|| format!("{name}: read"))?;
+            let (dec, _) =
+                Decoder::new(BufReader::new(file)).with_context(|| format!("{name}: read"))?;
             file = spool(dec).with_context(|| format!("{name}: decompress"))?;
         }
-        let members = index(&mut file).with_context(|| format!("{name}: not a valid tar archive"))?;
+        let members =
+            index(&mut file).with_context(|| format!("{name}: not a valid tar archive"))?;
         Ok(Archive {
             name,
             backing: Backing::Tar(file, members),
@@ -82,7 +86,9 @@ impl Archive {
     pub fn size(&self, member: &str) -> Option<u64> {
         match &self.backing {
             Backing::Tar(_, m) => m.get(member).map(|m| m.size),
-            Backing::Dir(d) => safe_join(d, member).and_then(|p| p.metadata().ok()).map(|m| m.len()),
+            Backing::Dir(d) => safe_join(d, member)
+                .and_then(|p| p.metadata().ok())
+                .map(|m| m.len()),
         }
     }
 
@@ -94,7 +100,11 @@ impl Archive {
                 let m = m.get(member).ok_or_else(missing)?;
                 Ok(Box::new(BufReader::with_capacity(
                     1 << 20,
-                    Section { file: f, pos: m.offset, end: m.offset + m.size },
+                    Section {
+                        file: f,
+                        pos: m.offset,
+                        end: m.offset + m.size,
+                    },
                 )))
             }
             Backing::Dir(d) => {
@@ -136,7 +146,10 @@ fn spool(mut r: impl Read) -> io::Result<File> {
 /// Member name as `a/b` (no `./`, no leading or trailing `/`).
 fn normalize(name: &[u8]) -> Option<String> {
     let s = std::str::from_utf8(name).ok()?;
-    let parts: Vec<&str> = s.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
+    let parts: Vec<&str> = s
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
     (!parts.is_empty()).then(|| parts.join("/"))
 }
 
@@ -148,10 +161,18 @@ fn index(file: &mut File) -> Result<HashMap<String, Member>> {
     let mut links = Vec::new();
     for e in ar.entries_with_seek()? {
         let e = e?;
-        let Some(name) = normalize(&e.path_bytes()) else { continue };
+        let Some(name) = normalize(&e.path_bytes()) else {
+            continue;
+        };
         match e.header().entry_type() {
             tar::EntryType::Regular | tar::EntryType::Continuous => {
-                members.insert(name, Member { offset: e.raw_file_position(), size: e.size() });
+                members.insert(
+                    name,
+                    Member {
+                        offset: e.raw_file_position(),
+                        size: e.size(),
+                    },
+                );
             }
             tar::EntryType::Symlink | tar::EntryType::Link => {
                 if let Some(t) = e.link_name_bytes() {
@@ -199,7 +220,10 @@ impl Read for Section<'_> {
         }
         let n = self.file.read_at(&mut buf[..want], self.pos)?;
         if n == 0 {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "archive is truncated"));
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "archive is truncated",
+            ));
         }
         self.pos += n as u64;
         Ok(n)

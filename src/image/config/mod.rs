@@ -36,7 +36,11 @@ pub fn to_spec(image: &ImageConfiguration, rootfs: &Root, o: &ConvertOptions) ->
     let empty = oci_spec::image::Config::default();
     let c = image.config().as_ref().unwrap_or(&empty);
 
-    let entrypoint = o.entrypoint.clone().or_else(|| c.entrypoint().clone()).unwrap_or_default();
+    let entrypoint = o
+        .entrypoint
+        .clone()
+        .or_else(|| c.entrypoint().clone())
+        .unwrap_or_default();
     let cmd = match (&o.cmd, &o.entrypoint) {
         (Some(cmd), _) => cmd.clone(),
         (None, Some(_)) => vec![],
@@ -171,15 +175,29 @@ mod tests {
 
     #[test]
     fn overrides_replace_entrypoint_and_cmd() {
-        let o = ConvertOptions { cmd: Some(vec!["-v".into()]), ..Default::default() };
+        let o = ConvertOptions {
+            cmd: Some(vec!["-v".into()]),
+            ..Default::default()
+        };
         let s = convert(base(), &o).unwrap();
-        assert_eq!(s.process().as_ref().unwrap().args().as_ref().unwrap(), &["/bin/app", "-v"]);
-        let o = ConvertOptions { entrypoint: Some(vec!["/bin/sh".into()]), ..Default::default() };
+        assert_eq!(
+            s.process().as_ref().unwrap().args().as_ref().unwrap(),
+            &["/bin/app", "-v"]
+        );
+        let o = ConvertOptions {
+            entrypoint: Some(vec!["/bin/sh".into()]),
+            ..Default::default()
+        };
         let s = convert(base(), &o).unwrap();
-        assert_eq!(s.process().as_ref().unwrap().args().as_ref().unwrap(), &["/bin/sh"]);
+        assert_eq!(
+            s.process().as_ref().unwrap().args().as_ref().unwrap(),
+            &["/bin/sh"]
+        );
         let mut b = base();
         b["config"] = json!({});
-        let e = convert(b, &ConvertOptions::default()).unwrap_err().to_string();
+        let e = convert(b, &ConvertOptions::default())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("no Entrypoint or Cmd"), "{e}");
     }
 }

@@ -20,7 +20,9 @@ fn read_in_root(root: &Root, path: &str) -> Result<String> {
     match root.open_file(Path::new(path), libc::O_RDONLY) {
         Ok(fd) => {
             let mut s = String::new();
-            std::fs::File::from(fd).take(16 << 20).read_to_string(&mut s)?;
+            std::fs::File::from(fd)
+                .take(16 << 20)
+                .read_to_string(&mut s)?;
             Ok(s)
         }
         Err(nix::errno::Errno::ENOENT) => Ok(String::new()),
@@ -31,7 +33,11 @@ fn read_in_root(root: &Root, path: &str) -> Result<String> {
 /// Resolves `spec` (empty means root).
 pub fn resolve(spec: &str, root: &Root) -> Result<User> {
     if spec.is_empty() {
-        return Ok(User { uid: 0, gid: 0, additional_gids: vec![] });
+        return Ok(User {
+            uid: 0,
+            gid: 0,
+            additional_gids: vec![],
+        });
     }
     let (u, g) = match spec.split_once(':') {
         Some((u, g)) => (u, Some(g)),
@@ -47,7 +53,13 @@ pub fn resolve(spec: &str, root: &Root) -> Result<User> {
             Ok(n) => f[2].parse::<u32>() == Ok(n),
             Err(_) => f[0] == u,
         };
-        hit.then(|| (f[0].to_string(), f[2].parse::<u32>().ok(), f[3].parse::<u32>().ok()))
+        hit.then(|| {
+            (
+                f[0].to_string(),
+                f[2].parse::<u32>().ok(),
+                f[3].parse::<u32>().ok(),
+            )
+        })
     });
     let (name, uid, primary) = match (u.parse::<u32>(), entry) {
         (Ok(n), Some((name, _, gid))) => (Some(name), n, gid.unwrap_or(0)),
@@ -62,7 +74,10 @@ pub fn resolve(spec: &str, root: &Root) -> Result<User> {
             let f: Vec<&str> = l.split(':').collect();
             (f.len() >= 3).then_some(())?;
             let members = f.get(3).map_or(vec![], |m| {
-                m.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect()
+                m.split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect()
             });
             Some((f[0].to_string(), f[2].parse().ok()?, members))
         })
@@ -77,7 +92,11 @@ pub fn resolve(spec: &str, root: &Root) -> Result<User> {
             None => vec![],
         };
         extra.dedup();
-        return Ok(User { uid, gid: primary, additional_gids: extra });
+        return Ok(User {
+            uid,
+            gid: primary,
+            additional_gids: extra,
+        });
     };
     let gid = match g.parse::<u32>() {
         Ok(n) => n,
@@ -86,7 +105,11 @@ pub fn resolve(spec: &str, root: &Root) -> Result<User> {
             None => bail!("config.User {spec:?}: no group {g:?} in the image's /etc/group"),
         },
     };
-    Ok(User { uid, gid, additional_gids: vec![] })
+    Ok(User {
+        uid,
+        gid,
+        additional_gids: vec![],
+    })
 }
 
 #[cfg(test)]
@@ -102,17 +125,66 @@ mod tests {
             "root:x:0:0::/root:/bin/sh\napp:x:1000:1001::/home/app:/bin/sh\n",
         )
         .unwrap();
-        std::fs::write(d.path().join("etc/group"), "root:x:0:\napp:x:1001:\nwheel:x:10:app,x\nweb:x:33:\n").unwrap();
+        std::fs::write(
+            d.path().join("etc/group"),
+            "root:x:0:\napp:x:1001:\nwheel:x:10:app,x\nweb:x:33:\n",
+        )
+        .unwrap();
         let r = Root::open(d.path()).unwrap();
         let u = |s| resolve(s, &r).unwrap();
-        assert_eq!(u("app"), User { uid: 1000, gid: 1001, additional_gids: vec![10] });
-        assert_eq!(u("1000"), User { uid: 1000, gid: 1001, additional_gids: vec![10] });
-        assert_eq!(u("app:web"), User { uid: 1000, gid: 33, additional_gids: vec![] });
-        assert_eq!(u("1000:7"), User { uid: 1000, gid: 7, additional_gids: vec![] });
-        assert_eq!(u("4242"), User { uid: 4242, gid: 0, additional_gids: vec![] });
-        assert_eq!(u(""), User { uid: 0, gid: 0, additional_gids: vec![] });
+        assert_eq!(
+            u("app"),
+            User {
+                uid: 1000,
+                gid: 1001,
+                additional_gids: vec![10]
+            }
+        );
+        assert_eq!(
+            u("1000"),
+            User {
+                uid: 1000,
+                gid: 1001,
+                additional_gids: vec![10]
+            }
+        );
+        assert_eq!(
+            u("app:web"),
+            User {
+                uid: 1000,
+                gid: 33,
+                additional_gids: vec![]
+            }
+        );
+        assert_eq!(
+            u("1000:7"),
+            User {
+                uid: 1000,
+                gid: 7,
+                additional_gids: vec![]
+            }
+        );
+        assert_eq!(
+            u("4242"),
+            User {
+                uid: 4242,
+                gid: 0,
+                additional_gids: vec![]
+            }
+        );
+        assert_eq!(
+            u(""),
+            User {
+                uid: 0,
+                gid: 0,
+                additional_gids: vec![]
+            }
+        );
         let e = resolve("nobody", &r).unwrap_err().to_string();
         assert!(e.contains("no user \"nobody\""), "{e}");
-        assert!(resolve("app:nogroup", &r).unwrap_err().to_string().contains("no group"));
+        assert!(resolve("app:nogroup", &r)
+            .unwrap_err()
+            .to_string()
+            .contains("no group"));
     }
 }

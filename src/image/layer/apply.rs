@@ -136,7 +136,10 @@ impl Applier {
     ) -> Result<()> {
         use tar::EntryType as T;
         let kind = e.header().entry_type();
-        if matches!(kind, T::XGlobalHeader | T::XHeader | T::GNULongName | T::GNULongLink) {
+        if matches!(
+            kind,
+            T::XGlobalHeader | T::XHeader | T::GNULongName | T::GNULongLink
+        ) {
             return Ok(());
         }
         let Some(rel) = fsops::clean_path(raw)? else {
@@ -181,7 +184,9 @@ impl Applier {
                     return Ok(());
                 }
                 let perm = Mode::from_bits_truncate(meta.mode & 0o777);
-                self.create(&*dir, name, |d, n| nix::sys::stat::mknodat(d, n, sflag, perm, dev))?;
+                self.create(&*dir, name, |d, n| {
+                    nix::sys::stat::mknodat(d, n, sflag, perm, dev)
+                })?;
                 self.finish_at(&*dir, name, &meta, true)?;
             }
             other => bail!("unsupported tar entry type {other:?}"),
@@ -248,7 +253,8 @@ impl Applier {
         meta: &Meta,
         split: Option<&Split>,
     ) -> Result<()> {
-        let flags = OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        let flags =
+            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
         let mode = Mode::from_bits_truncate(meta.mode & 0o777);
         let fd = match nix::fcntl::openat(dir, name, flags, mode) {
             Err(Errno::EEXIST) => {
@@ -277,11 +283,15 @@ impl Applier {
     fn make_hardlink(&mut self, dir: &OwnedFd, name: &OsStr, target: &[u8]) -> Result<()> {
         let target = fsops::clean_path(target)
             .and_then(|t| t.context("names the root"))
-            .with_context(|| format!("invalid hardlink target {:?}", String::from_utf8_lossy(target)))?;
+            .with_context(|| {
+                format!(
+                    "invalid hardlink target {:?}",
+                    String::from_utf8_lossy(target)
+                )
+            })?;
         let (tp, tn) = fsops::split(&target);
-        let link = |tdir: &OwnedFd| {
-            nix::unistd::linkat(tdir, tn, dir, name, nix::fcntl::AtFlags::empty())
-        };
+        let link =
+            |tdir: &OwnedFd| nix::unistd::linkat(tdir, tn, dir, name, nix::fcntl::AtFlags::empty());
         let tdir = self.root.existing_dir(tp)?;
         let res = match &tdir {
             Some(tdir) => match link(tdir) {
@@ -421,7 +431,8 @@ impl Applier {
                     if x.starts_with("trusted.overlay.") {
                         self.stats.skipped_xattrs += 1;
                     } else {
-                        meta.xattrs.push((x.to_string(), ext.value_bytes().to_vec()));
+                        meta.xattrs
+                            .push((x.to_string(), ext.value_bytes().to_vec()));
                     }
                 } else if key == "mtime" {
                     if let Some(t) = ext.value().ok().and_then(parse_pax_time) {
@@ -524,7 +535,10 @@ mod tests {
 
     #[test]
     fn pax_times_keep_nanoseconds() {
-        assert_eq!(parse_pax_time("1700000000.5"), Some((1700000000, 500_000_000)));
+        assert_eq!(
+            parse_pax_time("1700000000.5"),
+            Some((1700000000, 500_000_000))
+        );
         assert_eq!(parse_pax_time("12"), Some((12, 0)));
         assert_eq!(parse_pax_time("x"), None);
     }

@@ -135,7 +135,10 @@ pub fn rebuild(mut split: impl Read, dir: &Root, out: &mut impl Write) -> Result
                 let mut f = std::fs::File::from(fd);
                 let copied = io::copy(&mut (&mut f).take(size), out)?;
                 if copied != size {
-                    bail!("layer file {} changed size since it was stored", path.display());
+                    bail!(
+                        "layer file {} changed size since it was stored",
+                        path.display()
+                    );
                 }
             }
             _ => bail!("tar-split record is corrupt"),

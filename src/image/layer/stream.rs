@@ -31,8 +31,12 @@ pub fn apply_layer(
 ) -> Result<Streamed> {
     let what = || format!("{}: layer {diff_id}", ar.name);
     let raw = ar.open_member(&layer.member).with_context(what)?;
-    let raw = HashingReader::new(Counting { inner: raw, progress });
-    let (dec, compression) = Decoder::new(BufReader::with_capacity(1 << 20, raw)).with_context(what)?;
+    let raw = HashingReader::new(Counting {
+        inner: raw,
+        progress,
+    });
+    let (dec, compression) =
+        Decoder::new(BufReader::with_capacity(1 << 20, raw)).with_context(what)?;
     let diff = HashingReader::new(dec);
     let rec = Recorder::new(diff, split.clone());
     let mut rec = applier.apply(rec, split.as_ref()).with_context(what)?;
@@ -41,11 +45,18 @@ pub fn apply_layer(
     let (got_blob, _, _) = dec.into_inner().into_inner().finish().with_context(what)?;
     if let Some(want) = &layer.digest {
         if &got_blob != want {
-            bail!("{}: layer {}: digest mismatch (got {got_blob})", ar.name, layer.member);
+            bail!(
+                "{}: layer {}: digest mismatch (got {got_blob})",
+                ar.name,
+                layer.member
+            );
         }
     }
     if &got_diff != diff_id {
-        bail!("{}: digest mismatch (the layer's content is {got_diff})", what());
+        bail!(
+            "{}: digest mismatch (the layer's content is {got_diff})",
+            what()
+        );
     }
     Ok(Streamed { compression, size })
 }

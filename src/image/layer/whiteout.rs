@@ -117,7 +117,8 @@ pub(super) fn copy_up(a: &mut Applier, target: &Path, dir: &OwnedFd, name: &OsSt
             Some(nix::unistd::Gid::from_raw(st.st_gid)),
         )
         .context("chown")?;
-        nix::sys::stat::fchmod(&out, Mode::from_bits_retain(st.st_mode & 0o7777)).context("chmod")?;
+        nix::sys::stat::fchmod(&out, Mode::from_bits_retain(st.st_mode & 0o7777))
+            .context("chmod")?;
         let ts = nix::sys::time::TimeSpec::new(st.st_mtime, st.st_mtime_nsec);
         nix::sys::stat::futimens(&out, &ts, &ts).context("set times")?;
         return Ok(());
