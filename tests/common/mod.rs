@@ -17,9 +17,40 @@ pub const BUSYBOX: &str = "/bin/busybox";
 
 /// Busybox applets linked into test root filesystems.
 const APPLETS: &[&str] = &[
-    "sh", "true", "false", "echo", "cat", "ls", "id", "hostname", "mount", "ps", "sleep", "env",
-    "pwd", "readlink", "stat", "grep", "head", "touch", "mkdir", "test", "kill", "wc", "ulimit",
-    "umask", "dd", "rm", "ln", "chmod", "tty", "stty", "nproc", "uname", "domainname", "sysctl",
+    "sh",
+    "true",
+    "false",
+    "echo",
+    "cat",
+    "ls",
+    "id",
+    "hostname",
+    "mount",
+    "ps",
+    "sleep",
+    "env",
+    "pwd",
+    "readlink",
+    "stat",
+    "grep",
+    "head",
+    "touch",
+    "mkdir",
+    "test",
+    "kill",
+    "wc",
+    "ulimit",
+    "umask",
+    "dd",
+    "rm",
+    "ln",
+    "chmod",
+    "tty",
+    "stty",
+    "nproc",
+    "uname",
+    "domainname",
+    "sysctl",
 ];
 
 static SEQ: AtomicUsize = AtomicUsize::new(0);
@@ -42,7 +73,10 @@ impl Env {
             Path::new(BUSYBOX).exists(),
             "{BUSYBOX} is missing: install busybox-static (make deps)"
         );
-        let dir = tempfile::Builder::new().prefix("xrun-test.").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("xrun-test.")
+            .tempdir()
+            .unwrap();
         let root = dir.path().join("state");
         Env {
             root,
@@ -57,7 +91,11 @@ impl Env {
 
     /// A unique container id for this test.
     pub fn id(&self, name: &str) -> String {
-        format!("{name}-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::SeqCst))
+        format!(
+            "{name}-{}-{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::SeqCst)
+        )
     }
 
     /// Runs `xrun --root <state> ARGS` and returns its output once xrun exits.
@@ -67,7 +105,10 @@ impl Env {
     /// wait for the container.
     pub fn xrun(&self, args: &[&str]) -> Output {
         let n = SEQ.fetch_add(1, Ordering::SeqCst);
-        let (o, e) = (self.dir.path().join(format!(".out{n}")), self.dir.path().join(format!(".err{n}")));
+        let (o, e) = (
+            self.dir.path().join(format!(".out{n}")),
+            self.dir.path().join(format!(".err{n}")),
+        );
         let status = self
             .cmd(args)
             .stdout(std::fs::File::create(&o).unwrap())
@@ -157,10 +198,16 @@ impl Drop for Env {
 
 /// Removes this test's cgroup directories (deepest first) in every hierarchy.
 fn remove_test_cgroups(prefix: &str) {
-    let Ok(text) = std::fs::read_to_string("/proc/self/cgroup") else { return };
+    let Ok(text) = std::fs::read_to_string("/proc/self/cgroup") else {
+        return;
+    };
     for line in text.lines() {
         let mut parts = line.splitn(3, ':');
-        let (_, ctrl, path) = (parts.next(), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        let (_, ctrl, path) = (
+            parts.next(),
+            parts.next().unwrap_or(""),
+            parts.next().unwrap_or(""),
+        );
         let mount = if ctrl.is_empty() {
             if Path::new("/sys/fs/cgroup/unified").exists() {
                 PathBuf::from("/sys/fs/cgroup/unified")
@@ -201,7 +248,11 @@ pub fn default_spec() -> Value {
 
 pub fn write_spec(bundle: &Path, spec: &Value) {
     std::fs::create_dir_all(bundle).unwrap();
-    std::fs::write(bundle.join("config.json"), serde_json::to_vec_pretty(spec).unwrap()).unwrap();
+    std::fs::write(
+        bundle.join("config.json"),
+        serde_json::to_vec_pretty(spec).unwrap(),
+    )
+    .unwrap();
 }
 
 /// A minimal root filesystem: static busybox and its applets, /etc/passwd and /etc/group.
@@ -218,7 +269,11 @@ pub fn busybox_rootfs(rootfs: &Path) {
         "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\nuser:x:1000:1000:user:/home/user:/bin/sh\n",
     )
     .unwrap();
-    std::fs::write(rootfs.join("etc/group"), "root:x:0:\nnogroup:x:65534:\nuser:x:1000:\n").unwrap();
+    std::fs::write(
+        rootfs.join("etc/group"),
+        "root:x:0:\nnogroup:x:65534:\nuser:x:1000:\n",
+    )
+    .unwrap();
 }
 
 /// Sets `process.args`.

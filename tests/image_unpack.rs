@@ -1,0 +1,675 @@
+//! `xrun image unpack`: every archive layout and compression, whiteouts, file kinds and
+//! metadata, digests, image selection, config conversion, rootless unpacks, and the attacks
+//! a hostile layer can try — each must fail with a clear error and change nothing outside.
+
+mod common;
+mod image_support;
+
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use image_support::*;
+use serde_json::Value;
+
+fn busybox_image(cmd: &[&str]) -> Image {
+    let base = Layer::new()
+        .busybox()
+        .dir("data", 0o755)
+        .file("data/old", b"old\n", 0o644);
+    let top = Layer::new()
+        .dir("data", 0o755)
+        .whiteout("data/old")
+        .file("data/new", b"new\n", 0o600);
+    Image::new("test/busybox:1", vec![base.bytes(), top.bytes()], cmd)
+}
+
+fn spec(bundle: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(bundle.join("config.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn every_layout_and_compression_unpacks_to_the_same_rootfs() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = [busybox_image(&["/bin/true"])];
+    let mut trees = Vec::new();
+    for layout in [Layout::Legacy, Layout::Docker25, Layout::OciArchive] {
+        for comp in [Comp::None, Comp::Gzip, Comp::Zstd] {
+            let name = format!("{layout:?}-{comp:?}");
+            let tar = write(
+                dir.path(),
+                &format!("{name}.tar"),
+                &archive(&img, layout, comp),
+            );
+            let b = dir.path().join(&name);
+            let out = ok(&[
+                "image",
+                "unpack",
+                tar.to_str().unwrap(),
+                b.to_str().unwrap(),
+            ]);
+            assert!(out.starts_with("unpacked test/busybox:1 ("), "{out}");
+            assert!(out.contains("2 layers"), "{out}");
+            trees.push((name, tree(&b.join("rootfs"))));
+        }
+    }
+    let first = &trees[0].1;
+    assert!(
+        first.iter().any(|l| l.starts_with("data/new f 600 0:0")),
+        "{first:#?}"
+    );
+    assert!(
+        !first.iter().any(|l| l.starts_with("data/old")),
+        "whiteout ignored"
+    );
+    for (name, t) in &trees {
+        assert_eq!(t, first, "{name} differs");
+    }
+}
+
+#[test]
+fn stdin_and_compressed_outer_tarballs_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let tar = archive(&[busybox_image(&["/bin/true"])], Layout::Legacy, Comp::None);
+    let plain = write(dir.path(), "img.tar", &tar);
+    let gz = write(dir.path(), "img.tar.gz", &compress(&tar, Comp::Gzip));
+    let b1 = dir.path().join("b1");
+    let out = xrun_in(
+        &["image", "unpack", "-", b1.to_str().unwrap()],
+        Some(&plain),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let b2 = dir.path().join("b2");
+    ok(&[
+        "image",
+        "unpack",
+        gz.to_str().unwrap(),
+        b2.to_str().unwrap(),
+    ]);
+    assert_eq!(tree(&b1.join("rootfs")), tree(&b2.join("rootfs")));
+    assert_eq!(std::fs::read(b1.join("rootfs/data/new")).unwrap(), b"new\n");
+}
+
+#[test]
+fn unpacked_bundle_runs_the_image_cmd() {
+    let env = common::Env::new();
+    let mut img = busybox_image(&[
+        "/bin/sh",
+        "-c",
+        "echo $GREETING from $(pwd) as $(id -u):$(id -g):$(id -G); cat /data/new",
+    ]);
+    img.config["config"]["Env"] = serde_json::json!(["PATH=/bin", "GREETING=hello"]);
+    img.config["config"]["WorkingDir"] = serde_json::json!("/data");
+    img.config["config"]["User"] = serde_json::json!("app");
+    // /data/new is 0600 root: make it readable for the app user in the top layer.
+    img.layers[1] = Layer::new()
+        .dir("data", 0o755)
+        .whiteout("data/old")
+        .file("data/new", b"new\n", 0o644)
+        .bytes();
+    let tar = write(
+        env.dir.path(),
+        "img.tar",
+        &archive(&[img], Layout::Legacy, Comp::Gzip),
+    );
+    let b = env.dir.path().join("run");
+    ok(&[
+        "image",
+        "unpack",
+        tar.to_str().unwrap(),
+        b.to_str().unwrap(),
+    ]);
+    let s = spec(&b);
+    assert_eq!(
+        s["process"]["user"],
+        serde_json::json!({"uid": 1000, "gid": 1000, "additionalGids": [50]})
+    );
+    nest_cgroup(&b, &env.cgroup_prefix, "run");
+    let out = env.ok(&["run", "--bundle", b.to_str().unwrap(), &env.id("img")]);
+    assert_eq!(out, "hello from /data as 1000:1000:1000 50\nnew\n");
+}
+
+#[test]
+fn command_overrides_replace_cmd_and_entrypoint() {
+    let env = common::Env::new();
+    let mut img = busybox_image(&["ignored"]);
+    img.config["config"]["Entrypoint"] = serde_json::json!(["/bin/echo", "entry"]);
+    let tar = write(
+        env.dir.path(),
+        "img.tar",
+        &archive(&[img], Layout::Docker25, Comp::Zstd),
+    );
+    let b = env.dir.path().join("ov");
+    ok(&[
+        "image",
+        "unpack",
+        tar.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--",
+        "from",
+        "cmd",
+    ]);
+    assert_eq!(
+        spec(&b)["process"]["args"],
+        serde_json::json!(["/bin/echo", "entry", "from", "cmd"])
+    );
+    nest_cgroup(&b, &env.cgroup_prefix, "ov");
+    assert_eq!(
+        env.ok(&["run", "-b", b.to_str().unwrap(), &env.id("ov")]),
+        "entry from cmd\n"
+    );
+    let b2 = env.dir.path().join("ov2");
+    ok(&[
+        "image",
+        "unpack",
+        "--entrypoint",
+        "/bin/id",
+        tar.to_str().unwrap(),
+        b2.to_str().unwrap(),
+    ]);
+    assert_eq!(spec(&b2)["process"]["args"], serde_json::json!(["/bin/id"]));
+}
+
+#[test]
+fn whiteouts_hide_only_lower_layers_and_opaque_dirs_reset() {
+    let dir = tempfile::tempdir().unwrap();
+    let l1 = Layer::new()
+        .dir("a", 0o755)
+        .file("a/keep", b"1", 0o644)
+        .file("a/gone", b"1", 0o644)
+        .dir("o", 0o755)
+        .file("o/old1", b"1", 0o644)
+        .dir("o/sub", 0o755)
+        .file("o/sub/old2", b"1", 0o644)
+        .dir("w", 0o755)
+        .file("w/x", b"lower", 0o644);
+    // Layer 2: the opaque marker comes after a new child (order must not matter), and a
+    // whiteout of a name this same layer creates must not remove the new one.
+    let l2 = Layer::new()
+        .whiteout("a/gone")
+        .dir("o", 0o700)
+        .file("o/-first", b"2", 0o644)
+        .opaque("o")
+        .file("o/new", b"2", 0o644)
+        .dir("w", 0o755)
+        .file("w/x", b"upper", 0o644)
+        .whiteout("w/x")
+        .whiteout("never/existed");
+    let img = Image::new("t:1", vec![l1.bytes(), l2.bytes()], &["/x"]);
+    let tar = write(
+        dir.path(),
+        "i.tar",
+        &archive(&[img], Layout::Legacy, Comp::None),
+    );
+    let b = dir.path().join("b");
+    ok(&[
+        "image",
+        "unpack",
+        tar.to_str().unwrap(),
+        b.to_str().unwrap(),
+    ]);
+    let r = b.join("rootfs");
+    let names = |d: &str| {
+        let mut v: Vec<String> = std::fs::read_dir(r.join(d))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names("a"), ["keep"]);
+    assert_eq!(names("o"), ["-first", "new"]);
+    assert_eq!(
+        std::fs::metadata(r.join("o")).unwrap().mode() & 0o777,
+        0o700
+    );
+    assert_eq!(std::fs::read(r.join("w/x")).unwrap(), b"upper");
+    assert!(!r.join("never").exists(), "a whiteout created its parent");
+}
+
+#[test]
+fn file_kinds_owners_modes_times_and_xattrs_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = Layer::new()
+        .dir_owned("home", 0o755, 1000, 1000)
+        .file_owned("home/f", b"data", 0o4755, 1000, 50)
+        .file("g", b"sticky", 0o2644)
+        .hardlink("home/hard", "home/f")
+        .symlink("home/link", "../g")
+        .node("dev-null", tar::EntryType::Char, 1, 3)
+        .node("blk", tar::EntryType::Block, 7, 0)
+        .node("fifo", tar::EntryType::Fifo, 0, 0)
+        .file_xattr("xa", b"x", "user.test", b"value");
+    let img = Image::new("t:1", vec![l.bytes()], &["/x"]);
+    let tar = write(
+        dir.path(),
+        "i.tar",
+        &archive(&[img], Layout::OciArchive, Comp::Gzip),
+    );
+    let b = dir.path().join("b");
+    ok(&[
+        "image",
+        "unpack",
+        tar.to_str().unwrap(),
+        b.to_str().unwrap(),
+    ]);
+    let r = b.join("rootfs");
+    let t = tree(&r);
+    let find = |p: &str| {
+        t.iter()
+            .find(|l| l.starts_with(&format!("{p} ")))
+            .unwrap_or_else(|| panic!("{p} missing: {t:#?}"))
+            .clone()
+    };
+    assert!(find("home").starts_with("home d 755 1000:1000"));
+    assert!(find("home/f").starts_with("home/f f 4755 1000:50"));
+    assert!(find("g").starts_with("g f 2644 0:0"));
+    assert_eq!(find("home/link"), "home/link l 0 0:0 ../g");
+    assert_eq!(find("dev-null"), "dev-null c 640 0:0 1:3");
+    assert_eq!(find("blk"), "blk c 640 0:0 7:0");
+    assert!(find("fifo").starts_with("fifo p 640"));
+    let f = std::fs::metadata(r.join("home/f")).unwrap();
+    assert_eq!(
+        f.ino(),
+        std::fs::metadata(r.join("home/hard")).unwrap().ino(),
+        "hardlink"
+    );
+    assert_eq!(f.mtime(), MTIME as i64);
+    assert_eq!(
+        std::fs::metadata(r.join("home")).unwrap().mtime(),
+        MTIME as i64,
+        "dir mtime"
+    );
+    let mut buf = [0u8; 16];
+    let p = std::ffi::CString::new(r.join("xa").to_str().unwrap()).unwrap();
+    // SAFETY: valid C strings and buffer.
+    let n = unsafe {
+        libc::lgetxattr(
+            p.as_ptr(),
+            c"user.test".as_ptr(),
+            buf.as_mut_ptr().cast(),
+            16,
+        )
+    };
+    assert_eq!(&buf[..n.max(0) as usize], b"value");
+}
+
+#[test]
+fn a_corrupt_layer_or_config_is_named_and_nothing_is_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = busybox_image(&["/x"]);
+    let good = archive(&[img], Layout::Legacy, Comp::None);
+    // Flip one byte inside the second layer's file data ("new\n").
+    let pos = good.windows(4).rposition(|w| w == b"new\n").unwrap();
+    let mut bad = good.clone();
+    bad[pos] = b'N';
+    let tar = write(dir.path(), "bad.tar", &bad);
+    let b = dir.path().join("b");
+    let err = fails(&[
+        "image",
+        "unpack",
+        tar.to_str().unwrap(),
+        b.to_str().unwrap(),
+    ]);
+    let diff_id = sha256(&busybox_image(&["/x"]).layers[1]);
+    assert!(
+        err.contains(&format!("bad.tar: layer {diff_id}: digest mismatch")),
+        "{err}"
+    );
+    assert!(!b.exists(), "half bundle left behind");
+    // The config's digest is its file name.
+    let cfg_pos = good.windows(9).position(|w| w == b"\"amd64\",\"").unwrap();
+    let mut bad = good;
+    bad[cfg_pos + 1] = b'A';
+    let tar = write(dir.path(), "badcfg.tar", &bad);
+    let err = fails(&[
+        "image",
+        "unpack",
+        tar.to_str().unwrap(),
+        b.to_str().unwrap(),
+    ]);
+    assert!(
+        err.contains("badcfg.tar: ") && err.contains(".json: digest mismatch"),
+        "{err}"
+    );
+    assert!(!b.exists());
+    // An existing non-empty bundle directory is refused and kept.
+    std::fs::create_dir(&b).unwrap();
+    std::fs::write(b.join("mine"), "x").unwrap();
+    let tar = write(
+        dir.path(),
+        "ok.tar",
+        &archive(&[busybox_image(&["/x"])], Layout::Legacy, Comp::None),
+    );
+    let err = fails(&[
+        "image",
+        "unpack",
+        tar.to_str().unwrap(),
+        b.to_str().unwrap(),
+    ]);
+    assert!(err.contains("exists and is not empty"), "{err}");
+    assert!(b.join("mine").exists());
+    // Not an archive at all.
+    let junk = write(dir.path(), "junk.tar", b"hello");
+    let err = fails(&[
+        "image",
+        "unpack",
+        junk.to_str().unwrap(),
+        dir.path().join("j").to_str().unwrap(),
+    ]);
+    assert!(err.contains("junk.tar"), "{err}");
+}
+
+#[test]
+fn multi_image_archives_need_a_choice() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Image::new(
+        "app/a:1",
+        vec![Layer::new().file("a", b"a", 0o644).bytes()],
+        &["/a"],
+    );
+    let b = Image::new(
+        "app/b:2",
+        vec![Layer::new().file("b", b"b", 0o644).bytes()],
+        &["/b"],
+    );
+    for layout in [Layout::Legacy, Layout::OciArchive] {
+        let tar = write(
+            dir.path(),
+            "multi.tar",
+            &archive(&[a.clone_image(), b.clone_image()], layout, Comp::None),
+        );
+        let bd = dir.path().join(format!("{layout:?}"));
+        let err = fails(&[
+            "image",
+            "unpack",
+            tar.to_str().unwrap(),
+            bd.to_str().unwrap(),
+        ]);
+        assert!(
+            err.contains("holds 2 images, choose one with --image: app/a:1, app/b:2"),
+            "{err}"
+        );
+        let err = fails(&[
+            "image",
+            "unpack",
+            "--image",
+            "app/c:3",
+            tar.to_str().unwrap(),
+            bd.to_str().unwrap(),
+        ]);
+        assert!(err.contains("no image app/c:3"), "{err}");
+        ok(&[
+            "image",
+            "unpack",
+            "--image",
+            "app/b:2",
+            tar.to_str().unwrap(),
+            bd.to_str().unwrap(),
+        ]);
+        assert!(bd.join("rootfs/b").exists() && !bd.join("rootfs/a").exists());
+    }
+}
+
+trait CloneImage {
+    fn clone_image(&self) -> Image;
+}
+
+impl CloneImage for Image {
+    fn clone_image(&self) -> Image {
+        Image {
+            tags: self.tags.clone(),
+            layers: self.layers.clone(),
+            config: self.config.clone(),
+        }
+    }
+}
+
+/// Unpacks a one-layer image made of `layer`; returns (error line, outside dir, bundle).
+fn attack(layer: Layer) -> (String, tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let img = Image::new(
+        "evil:1",
+        vec![Layer::new().busybox().bytes(), layer.bytes()],
+        &["/bin/true"],
+    );
+    let tar = write(
+        dir.path(),
+        "evil.tar",
+        &archive(&[img], Layout::Legacy, Comp::None),
+    );
+    let b = dir.path().join("b");
+    let out = xrun(&[
+        "image",
+        "unpack",
+        tar.to_str().unwrap(),
+        b.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8(out.stderr).unwrap();
+    (err, dir, b)
+}
+
+/// The host directory the attacks aim at, with its contents.
+fn target() -> (tempfile::TempDir, Vec<String>) {
+    let t = tempfile::Builder::new()
+        .prefix("xrun-victim.")
+        .tempdir_in("/tmp")
+        .unwrap();
+    std::fs::write(t.path().join("victim"), "original").unwrap();
+    let snap = tree(t.path());
+    (t, snap)
+}
+
+#[test]
+fn path_traversal_entries_fail_and_change_nothing_outside() {
+    let (victim, before) = target();
+    let v = victim.path().to_str().unwrap().trim_start_matches('/');
+    let depth = "../".repeat(12);
+    for (name, expect) in [
+        (format!("{depth}{v}/victim"), "outside the root"),
+        (format!("a/../../{v}/victim"), "outside the root"),
+        (format!("/{v}/victim"), "absolute path"),
+    ] {
+        let l = Layer::new().raw(name.as_bytes(), tar::EntryType::Regular, b"", b"pwned");
+        let (err, _d, b) = attack(l);
+        assert!(
+            err.contains(&format!("entry {name:?}")) && err.contains(expect),
+            "{name}: {err}"
+        );
+        assert!(!b.exists(), "bundle left behind");
+        assert_eq!(tree(victim.path()), before, "{name} changed the host");
+    }
+}
+
+#[test]
+fn symlinks_cannot_carry_writes_out_of_the_root() {
+    let (victim, before) = target();
+    let v = victim.path().to_str().unwrap();
+    // A relative symlink climbing out is refused, as Docker refuses it.
+    let l = Layer::new()
+        .symlink("up", &format!("{}{}", "../".repeat(12), &v[1..]))
+        .file("up/victim", b"pwned", 0o644);
+    let (err, _d, b) = attack(l);
+    assert!(
+        err.contains("entry \"up\": invalid symlink") && err.contains("outside the root"),
+        "{err}"
+    );
+    assert!(!b.exists());
+    // An absolute symlink as a parent resolves inside the root, as the container sees it.
+    let l = Layer::new()
+        .symlink("abs", v)
+        .file("abs/victim", b"contained", 0o644);
+    let (err, d, b) = attack(l);
+    assert!(err.is_empty(), "{err}");
+    assert_eq!(
+        std::fs::read(b.join("rootfs").join(&v[1..]).join("victim")).unwrap(),
+        b"contained"
+    );
+    assert_eq!(tree(victim.path()), before);
+    drop(d);
+    // A symlink in place of the root itself (umoci CVE-2021-29136).
+    for name in [&b"."[..], b"./", b""] {
+        let l = Layer::new()
+            .raw(name, tar::EntryType::Symlink, v.as_bytes(), b"")
+            .file("victim", b"pwned", 0o644);
+        let (err, _d, b) = attack(l);
+        assert!(err.contains("cannot replace the root directory"), "{err}");
+        assert!(!b.exists());
+    }
+    assert_eq!(tree(victim.path()), before);
+}
+
+#[test]
+fn hardlinks_cannot_reach_outside_the_root() {
+    let (victim, before) = target();
+    let v = victim.path().to_str().unwrap();
+    let out = format!("{}{}/victim", "../".repeat(12), &v[1..]);
+    let l = Layer::new().raw(b"ln", tar::EntryType::Link, out.as_bytes(), b"");
+    let (err, _d, b) = attack(l);
+    assert!(
+        err.contains("entry \"ln\": invalid hardlink target"),
+        "{err}"
+    );
+    assert!(!b.exists());
+    let l = Layer::new().raw(
+        b"ln",
+        tar::EntryType::Link,
+        format!("{v}/victim").as_bytes(),
+        b"",
+    );
+    let (err, _d, _b) = attack(l);
+    assert!(
+        err.contains("invalid hardlink target") && err.contains("absolute path"),
+        "{err}"
+    );
+    // Through a symlinked directory: resolved inside the root, where there is no victim.
+    let l = Layer::new()
+        .symlink("vd", v)
+        .raw(b"ln", tar::EntryType::Link, b"vd/victim", b"");
+    let (err, _d, b) = attack(l);
+    assert!(
+        err.contains("entry \"ln\": hardlink target vd/victim does not exist"),
+        "{err}"
+    );
+    assert!(!b.exists());
+    // A later write to the link cannot reach the host file either.
+    assert_eq!(tree(victim.path()), before);
+    assert_eq!(
+        std::fs::metadata(victim.path().join("victim"))
+            .unwrap()
+            .nlink(),
+        1
+    );
+}
+
+#[test]
+fn rootless_unpack_runs_unprivileged_with_owners_shifted() {
+    let env = common::Env::new();
+    let img = busybox_image(&[
+        "/bin/sh",
+        "-c",
+        "stat -c '%u:%g %n' / /data/new /home 2>/dev/null; id -u",
+    ]);
+    let mut img = img;
+    img.layers.push(
+        Layer::new()
+            .dir_owned("home", 0o755, 1000, 1000)
+            .node("null", tar::EntryType::Char, 1, 3)
+            .bytes(),
+    );
+    let tar = write(
+        env.dir.path(),
+        "img.tar",
+        &archive(&[img], Layout::Legacy, Comp::None),
+    );
+    // As an unprivileged user: everything belongs to that user, devices are skipped.
+    let work = env.dir.path().join("u");
+    std::fs::create_dir(&work).unwrap();
+    std::os::unix::fs::chown(&work, Some(1000), Some(1000)).unwrap();
+    std::fs::set_permissions(
+        env.dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::set_permissions(&tar, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let b = work.join("bundle");
+    let out = std::process::Command::new("setpriv")
+        .args([
+            "--reuid=1000",
+            "--regid=1000",
+            "--clear-groups",
+            XRUN,
+            "image",
+            "unpack",
+            "--rootless",
+        ])
+        .arg(&tar)
+        .arg(&b)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        line.contains("1 device nodes skipped (unprivileged)"),
+        "{line}"
+    );
+    assert!(
+        line.contains("owners outside the id map given to root"),
+        "{line}"
+    );
+    let t = tree(&b.join("rootfs"));
+    assert!(t.iter().all(|l| l.contains(" 1000:1000 ")), "{t:#?}");
+    let s = spec(&b);
+    assert_eq!(
+        s["linux"]["uidMappings"],
+        serde_json::json!([{"containerID": 0, "hostID": 1000, "size": 1}])
+    );
+    assert!(s["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|n| n["type"] == "user"));
+
+    // As root with explicit maps: owners shifted, and the bundle runs in the namespace.
+    // (Root stays root: the runtime itself cannot yet set up /dev when host root is
+    // unmapped — EOVERFLOW creating /dev/pts — which is the runtime's to fix.)
+    let b = env.dir.path().join("mapped");
+    let maps = [
+        "--uid-map",
+        "0:0:1",
+        "--uid-map",
+        "1:100001:65535",
+        "--gid-map",
+        "0:0:1",
+        "--gid-map",
+        "1:100001:65535",
+    ];
+    let mut args = vec!["image", "unpack"];
+    args.extend(maps);
+    args.extend([tar.to_str().unwrap(), b.to_str().unwrap()]);
+    ok(&args);
+    let meta = |p: &str| std::fs::symlink_metadata(b.join("rootfs").join(p)).unwrap();
+    assert_eq!(
+        (
+            meta("data/new").uid(),
+            meta("home").uid(),
+            meta("home").gid()
+        ),
+        (0, 101000, 101000)
+    );
+    let s = spec(&b);
+    assert_eq!(
+        s["linux"]["gidMappings"][1],
+        serde_json::json!({"containerID": 1, "hostID": 100001, "size": 65535})
+    );
+    nest_cgroup(&b, &env.cgroup_prefix, "mapped");
+    let out = env.ok(&["run", "-b", b.to_str().unwrap(), &env.id("mapped")]);
+    assert_eq!(out, "0:0 /\n0:0 /data/new\n1000:1000 /home\n0\n");
+}
