@@ -427,3 +427,55 @@ pub fn tree(dir: &Path) -> Vec<String> {
     out.sort();
     out
 }
+
+/// Mount points under `dir`, from /proc/self/mountinfo.
+pub fn mounts_under(dir: &Path) -> Vec<PathBuf> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    info.lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(|m| PathBuf::from(m.replace("\\040", " ")))
+        .filter(|m| m.starts_with(dir))
+        .collect()
+}
+
+/// Detaches every mount left under a directory when dropped (a failed test's bundles).
+pub struct MountGuard(pub PathBuf);
+
+impl Drop for MountGuard {
+    fn drop(&mut self) {
+        let mut m = mounts_under(&self.0);
+        m.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+        for p in m {
+            let _ = nix::mount::umount2(&p, nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+}
+
+/// The entries of a tar (name, type) in order.
+pub fn tar_entries(data: &[u8]) -> Vec<(String, tar::EntryType)> {
+    let mut ar = tar::Archive::new(data);
+    ar.entries()
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                String::from_utf8_lossy(&e.path_bytes()).into_owned(),
+                e.header().entry_type(),
+            )
+        })
+        .collect()
+}
+
+/// A member of a tar, read whole.
+pub fn tar_member(data: &[u8], name: &str) -> Option<Vec<u8>> {
+    let mut ar = tar::Archive::new(data);
+    for e in ar.entries().unwrap() {
+        let mut e = e.unwrap();
+        if e.path_bytes().as_ref() == name.as_bytes() {
+            let mut v = Vec::new();
+            std::io::Read::read_to_end(&mut e, &mut v).unwrap();
+            return Some(v);
+        }
+    }
+    None
+}
