@@ -159,19 +159,19 @@ impl Applier {
         let meta = self.meta(e)?;
         let dir = self.root.dir(parent)?;
         match kind {
-            T::Directory => self.make_dir(&*dir, name, &rel, &meta, layer)?,
-            T::Regular | T::Continuous => self.make_file(e, &*dir, name, &rel, &meta, split)?,
+            T::Directory => self.make_dir(&dir, name, &rel, &meta, layer)?,
+            T::Regular | T::Continuous => self.make_file(e, &dir, name, &rel, &meta, split)?,
             T::Symlink => {
                 let target = e.link_name_bytes().context("symlink without a target")?;
                 check_symlink(&rel, &target)?;
-                self.create(&*dir, name, |d, n| {
+                self.create(&dir, name, |d, n| {
                     nix::unistd::symlinkat(OsStr::from_bytes(&target), d, n)
                 })?;
-                self.finish_at(&*dir, name, &meta, false)?;
+                self.finish_at(&dir, name, &meta, false)?;
             }
             T::Link => {
                 let target = e.link_name_bytes().context("hardlink without a target")?;
-                self.make_hardlink(&*dir, name, &target)?;
+                self.make_hardlink(&dir, name, &target)?;
             }
             T::Char | T::Block | T::Fifo => {
                 let (sflag, dev) = match kind {
@@ -184,10 +184,10 @@ impl Applier {
                     return Ok(());
                 }
                 let perm = Mode::from_bits_truncate(meta.mode & 0o777);
-                self.create(&*dir, name, |d, n| {
+                self.create(&dir, name, |d, n| {
                     nix::sys::stat::mknodat(d, n, sflag, perm, dev)
                 })?;
-                self.finish_at(&*dir, name, &meta, true)?;
+                self.finish_at(&dir, name, &meta, true)?;
             }
             other => bail!("unsupported tar entry type {other:?}"),
         }

@@ -30,6 +30,7 @@ impl Compression {
 }
 
 /// A decompressing reader that gives its input back, so the caller can finish hashing it.
+#[allow(clippy::large_enum_variant)] // one per layer, never moved in a hot loop
 pub enum Decoder<R: BufRead> {
     Plain(R),
     Gzip(flate2::bufread::MultiGzDecoder<R>),
