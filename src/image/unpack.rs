@@ -89,7 +89,9 @@ impl Drop for BundleGuard {
 pub fn write_spec(bundle: &Path, spec: &oci_spec::runtime::Spec) -> Result<()> {
     let tmp = bundle.join(".config.json.tmp");
     let f = std::fs::File::create(&tmp).with_context(|| format!("{}: write", tmp.display()))?;
-    serde_json::to_writer_pretty(std::io::BufWriter::new(f), spec)?;
+    let mut w = std::io::BufWriter::new(f);
+    serde_json::to_writer_pretty(&mut w, spec)?;
+    std::io::Write::flush(&mut w)?;
     std::fs::rename(&tmp, bundle.join("config.json"))?;
     Ok(())
 }

@@ -11,7 +11,7 @@ use anyhow::{bail, Context, Result};
 use nix::errno::Errno;
 use serde::{Deserialize, Serialize};
 
-use super::{random_id, write_atomic, ContainerInfo, Store};
+use super::{random_id, write_renamed, ContainerInfo, Store};
 use crate::image::config::{self, ConvertOptions};
 use crate::image::fsops::Root;
 use crate::image::unpack::{write_spec, BundleGuard};
@@ -60,7 +60,7 @@ pub fn bundle(store: &Store, image: &str, bundle: &Path, o: &ConvertOptions) -> 
             image: id.to_string(),
             layers: img.diff_ids.iter().map(|d| d.to_string()).collect(),
         };
-        write_atomic(&cdir.join("info.json"), &serde_json::to_vec_pretty(&info)?)?;
+        write_renamed(&cdir.join("info.json"), &serde_json::to_vec_pretty(&info)?, false)?;
         let mut lowers = vec![cdir.join("init")];
         lowers.extend(layers);
         let rootfs = guard.rootfs();
@@ -84,7 +84,7 @@ pub fn bundle(store: &Store, image: &str, bundle: &Path, o: &ConvertOptions) -> 
             store: store.root.clone(),
             container: cid.clone(),
         };
-        write_atomic(&bundle.join(MARKER), &serde_json::to_vec(&m)?)?;
+        write_renamed(&bundle.join(MARKER), &serde_json::to_vec(&m)?, false)?;
         Ok(format!(
             "bundled {image} ({}) at {} (container layer {cid}) in {:.1} ms",
             id.short(),
@@ -219,7 +219,7 @@ pub fn container_of(store: &Store, bundle: &Path) -> Result<(String, ContainerIn
             bundle.display()
         )
     })?;
-    let m: Marker = crate::bundle::parse_json(&p.display().to_string(), f)?;
+    let m: Marker = crate::bundle::parse_json(&p.display().to_string(), std::io::BufReader::new(f))?;
     let info = store
         .containers()?
         .into_iter()

@@ -95,7 +95,7 @@ impl Store {
     pub fn layer_meta(&self, d: &Digest) -> Result<LayerMeta> {
         let p = self.layer_dir(d).join("meta.json");
         let f = File::open(&p).with_context(|| format!("layer {d}: missing from the store"))?;
-        parse_json(&p.display().to_string(), f)
+        parse_json(&p.display().to_string(), std::io::BufReader::new(f))
     }
 
     pub fn container_dir(&self, id: &str) -> PathBuf {
@@ -112,7 +112,7 @@ impl Store {
     pub fn tags(&self) -> Result<BTreeMap<String, String>> {
         let p = self.root.join("tags.json");
         match File::open(&p) {
-            Ok(f) => parse_json(&p.display().to_string(), f),
+            Ok(f) => parse_json(&p.display().to_string(), std::io::BufReader::new(f)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
             Err(e) => Err(e).with_context(|| p.display().to_string()),
         }
@@ -216,7 +216,7 @@ impl Store {
             let id = e.file_name().to_string_lossy().into_owned();
             let p = e.path().join("info.json");
             if let Ok(f) = File::open(&p) {
-                out.push((id, parse_json(&p.display().to_string(), f)?));
+                out.push((id, parse_json(&p.display().to_string(), std::io::BufReader::new(f))?));
             }
         }
         Ok(out)
@@ -264,11 +264,20 @@ pub fn normalize_tag(t: &str) -> Result<String> {
     })
 }
 
+/// Writes `path` through a temporary file and a rename, so readers see all or nothing.
+/// Store metadata is synced first; per-container files are not worth an fsync (a crash
+/// loses the container's mount anyway).
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+    write_renamed(path, data, true)
+}
+
+pub fn write_renamed(path: &Path, data: &[u8], sync: bool) -> Result<()> {
     let tmp = path.with_extension("tmp");
     let mut f = File::create(&tmp).with_context(|| format!("{}: write", tmp.display()))?;
     f.write_all(data)?;
-    f.sync_data()?;
+    if sync {
+        f.sync_data()?;
+    }
     std::fs::rename(&tmp, path).with_context(|| format!("{}: write", path.display()))?;
     Ok(())
 }
