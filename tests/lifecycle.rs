@@ -57,7 +57,12 @@ fn run_killed_by_signal_exits_128_plus_signal() {
 fn foreground_run_forwards_signals() {
     let env = Env::new();
     // The shell is pid 1 of its namespace: only a signal it handles reaches it.
-    let b = env.bundle("fwd", |s| sh(s, "trap 'echo got TERM; exit 3' TERM; echo ready; while :; do sleep 0.05; done"));
+    let b = env.bundle("fwd", |s| {
+        sh(
+            s,
+            "trap 'echo got TERM; exit 3' TERM; echo ready; while :; do sleep 0.05; done",
+        )
+    });
     let id = env.id("fwd");
     let out = env.dir.path().join("fwd.out");
     let mut run = env
@@ -70,7 +75,11 @@ fn foreground_run_forwards_signals() {
         assert!(Instant::now() < deadline, "container never got ready");
         std::thread::sleep(Duration::from_millis(20));
     }
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(run.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(run.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
     assert_eq!(run.wait().unwrap().code(), Some(3));
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "ready\ngot TERM\n");
 }
@@ -82,7 +91,12 @@ fn create_start_state_kill_delete() {
     let id = env.id("life");
     let pidfile = env.dir.path().join("pid");
     env.ok(&[
-        "create", "--bundle", b.to_str().unwrap(), "--pid-file", pidfile.to_str().unwrap(), &id,
+        "create",
+        "--bundle",
+        b.to_str().unwrap(),
+        "--pid-file",
+        pidfile.to_str().unwrap(),
+        &id,
     ]);
     let st = env.state(&id);
     assert_eq!(st["status"], "created");
@@ -107,7 +121,9 @@ fn create_start_state_kill_delete() {
 
     env.ok(&["kill", &id, "KILL"]);
     wait_status(&env, &id, "stopped");
-    assert!(env.fails(&["kill", &id, "TERM"]).contains("container not running"));
+    assert!(env
+        .fails(&["kill", &id, "TERM"])
+        .contains("container not running"));
     assert!(env.fails(&["start", &id]).contains("stopped"));
     env.ok(&["delete", &id]);
     assert!(env.fails(&["state", &id]).contains("does not exist"));
@@ -144,10 +160,12 @@ fn delete_force_kills_a_running_container() {
     let pid = env.state(&id)["pid"].as_i64().unwrap();
     assert_eq!(env.status(&id), "running");
     env.ok(&["delete", "--force", &id]);
-    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists() || {
-        // A zombie not yet reaped by its new parent is gone for every purpose.
-        std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| s.contains(") Z"))
-    });
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists() || {
+            // A zombie not yet reaped by its new parent is gone for every purpose.
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| s.contains(") Z"))
+        }
+    );
     assert!(env.fails(&["state", &id]).contains("does not exist"));
 }
 
@@ -221,7 +239,10 @@ fn failure_inside_the_init_leaves_nothing() {
     let b = env.bundle("nocmd", |s| args(s, &["/bin/does-not-exist"]));
     let id = env.id("nocmd");
     let e = env.fails(&["create", "-b", b.to_str().unwrap(), &id]);
-    assert!(e.contains("process.args: exec: \"/bin/does-not-exist\": no such file or directory"), "{e}");
+    assert!(
+        e.contains("process.args: exec: \"/bin/does-not-exist\": no such file or directory"),
+        "{e}"
+    );
     assert!(!env.root.join(&id).exists());
     assert!(env.ok(&["list", "-q"]).is_empty());
 }
@@ -237,7 +258,8 @@ fn list_shows_containers_in_table_and_json() {
     assert!(lines.next().unwrap().starts_with("ID"));
     let row = lines.next().unwrap();
     assert!(row.starts_with(&id) && row.contains("created"), "{row}");
-    let json: serde_json::Value = serde_json::from_str(&env.ok(&["list", "--format", "json"])).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&env.ok(&["list", "--format", "json"])).unwrap();
     assert_eq!(json[0]["id"], serde_json::json!(id));
     assert_eq!(json[0]["status"], "created");
     assert_eq!(env.ok(&["list", "-q"]).trim(), id);
@@ -247,11 +269,42 @@ fn list_shows_containers_in_table_and_json() {
 fn json_log_records_the_error_for_the_shim() {
     let env = Env::new();
     let log = env.dir.path().join("log.json");
-    let out = env.xrun(&["--log", log.to_str().unwrap(), "--log-format", "json", "state", "missing"]);
+    let out = env.xrun(&[
+        "--log",
+        log.to_str().unwrap(),
+        "--log-format",
+        "json",
+        "state",
+        "missing",
+    ]);
     assert!(!out.status.success());
     let text = std::fs::read_to_string(&log).unwrap();
     let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
     assert_eq!(last["level"], "error");
     assert_eq!(last["msg"], "container \"missing\" does not exist");
     assert!(last["time"].as_str().unwrap().ends_with('Z'));
+}
+
+#[test]
+fn preserve_fds_must_name_inherited_descriptors() {
+    // xrun's own descriptors (log file, state directory) must never pass for preserved ones.
+    let env = Env::new();
+    let b = env.bundle("nofd", |s| args(s, &["/bin/true"]));
+    let id = env.id("nofd");
+    let log = env.dir.path().join("log");
+    let e = env.fails(&[
+        "--log",
+        log.to_str().unwrap(),
+        "create",
+        "--preserve-fds",
+        "1",
+        "-b",
+        b.to_str().unwrap(),
+        &id,
+    ]);
+    assert!(
+        e.contains("--preserve-fds: file descriptor 3 is not open"),
+        "{e}"
+    );
+    assert!(!env.root.join(&id).exists());
 }

@@ -8,6 +8,19 @@ use crate::security::lsm;
 #[derive(clap::Args, Debug)]
 pub struct Args {}
 
+/// cgroup v1 and v2 are both managed; systemd only where it runs (D-Bus placement);
+/// rdma where the host has the controller.
+fn cgroup_features() -> serde_json::Value {
+    let host = crate::cgroups::host::Host::detect().ok();
+    json!({
+        "v1": true,
+        "v2": true,
+        "systemd": std::path::Path::new("/run/systemd/system").is_dir(),
+        "systemdUser": false,
+        "rdma": host.is_some_and(|h| h.has_controller("rdma")),
+    })
+}
+
 /// The runtime-spec features document: exactly what this build of xrun implements.
 pub fn run(_args: Args, _g: &GlobalOpts) -> Result<i32> {
     let doc = json!({
@@ -18,7 +31,7 @@ pub fn run(_args: Args, _g: &GlobalOpts) -> Result<i32> {
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             "capabilities": caps::all().iter().map(|c| c.to_string()).collect::<std::collections::BTreeSet<_>>(),
-            "cgroup": {"v1": false, "v2": false, "systemd": false, "systemdUser": false, "rdma": false},
+            "cgroup": cgroup_features(),
             "seccomp": {"enabled": false},
             "apparmor": {"enabled": lsm::apparmor_enabled()},
             "selinux": {"enabled": lsm::selinux_enabled()},

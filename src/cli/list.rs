@@ -24,7 +24,9 @@ pub fn run(args: Args, g: &GlobalOpts) -> Result<i32> {
     let mut rows = Vec::new();
     for id in root.list()? {
         // A container deleted while we list it is simply not listed.
-        let Ok(dir) = root.open_unlocked(&id) else { continue };
+        let Ok(dir) = root.open_unlocked(&id) else {
+            continue;
+        };
         let Ok(state) = dir.load_state() else {
             continue;
         };

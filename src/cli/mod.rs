@@ -9,14 +9,19 @@ use crate::logging::{self, LogFormat};
 
 mod create;
 mod delete;
+mod events;
 mod exec;
 mod features;
 mod kill;
 mod list;
+mod pause;
+mod ps;
+mod resume;
 mod run;
 mod spec;
 mod start;
 mod state;
+mod update;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -32,11 +37,13 @@ pub struct Cli {
     pub command: Command,
 }
 
+pub const DEFAULT_ROOT: &str = "/run/xrun";
+
 /// Options every subcommand shares; like runc they go before the subcommand.
 #[derive(clap::Args, Debug, Clone)]
 pub struct GlobalOpts {
     /// Root directory for storage of container state (this should be located in tmpfs)
-    #[arg(long, global = true, default_value = "/run/xrun")]
+    #[arg(long, global = true, default_value = DEFAULT_ROOT)]
     pub root: PathBuf,
     /// Set the log file to write xrun logs to (default is stderr)
     #[arg(long, global = true)]
@@ -47,7 +54,7 @@ pub struct GlobalOpts {
     /// Enable debug logging
     #[arg(long, global = true)]
     pub debug: bool,
-    /// Manage cgroups through systemd (accepted for compatibility)
+    /// Manage cgroups through systemd (needs a running systemd)
     #[arg(long = "systemd-cgroup", global = true)]
     pub systemd_cgroup: bool,
     /// Path to the criu binary (accepted for compatibility; checkpointing is not supported)
@@ -88,28 +95,41 @@ pub enum Command {
     Features(features::Args),
     /// Execute new process inside the container
     Exec(exec::Args),
+    /// Suspend all processes inside the container
+    Pause(pause::Args),
+    /// Resume all processes that have been previously paused
+    Resume(resume::Args),
+    /// Display the processes running inside a container
+    Ps(ps::Args),
+    /// Display container events such as OOM notifications and resource usage statistics
+    Events(events::Args),
+    /// Update container resource constraints
+    Update(update::Args),
     /// Images: unpack docker-save/OCI archives to bundles, layer store, commit, save
     Image(crate::image::cli::Args),
 }
 
 /// Entry point of the binary: parse, run, report, return the exit code.
 pub fn main() -> i32 {
+    // Commands that put processes into a container first make sure the container can never
+    // reach this binary (CVE-2019-5736). That re-executes xrun, so it happens before any
+    // parsing work: a cheap look at argv decides.
+    crate::process::fds::record_inherited(std::env::args_os());
+    let seal_error = crate::process::seal::early_state_root(std::env::args_os())
+        .and_then(|root| crate::process::seal::ensure_sealed(&root).err());
     let cli = Cli::parse();
     logging::init(
         cli.global.log.as_deref(),
         cli.global.log_format,
         cli.global.debug,
     );
-    // Commands that put processes into a container first make sure the container can never
-    // reach this binary (CVE-2019-5736); this may re-execute xrun.
-    if matches!(
+    let enters_container = matches!(
         cli.command,
         Command::Create(_) | Command::Run(_) | Command::Exec(_)
-    ) {
-        if let Err(e) = crate::process::seal::ensure_sealed(&cli.global.root) {
-            logging::error(&format!("{e:#}"));
-            return 1;
-        }
+    );
+    if let (Some(e), true) = (seal_error, enters_container) {
+        logging::error(&format!("{e:#}"));
+        return 1;
     }
     match dispatch(cli) {
         Ok(code) => code,
@@ -133,6 +153,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Spec(a) => spec::run(a, g),
         Command::Features(a) => features::run(a, g),
         Command::Exec(a) => exec::run(a, g),
+        Command::Pause(a) => pause::run(a, g),
+        Command::Resume(a) => resume::run(a, g),
+        Command::Ps(a) => ps::run(a, g),
+        Command::Events(a) => events::run(a, g),
+        Command::Update(a) => update::run(a, g),
         Command::Image(a) => crate::image::cli::run(a, g),
     }
 }

@@ -90,7 +90,7 @@ pub fn create_container(g: &GlobalOpts, o: &CreateOpts, mode: Mode) -> Result<Cr
         process.apparmor_profile().as_deref(),
         process.selinux_label().as_deref(),
     )?;
-    fds::extra_fds(o.preserve_fds)?;
+    let extra_fds = fds::extra_fds(o.preserve_fds)?;
     let terminal = process.terminal().unwrap_or(false);
     let foreground = mode == Mode::Run { detach: false };
     match (terminal, &o.console_socket) {
@@ -113,13 +113,34 @@ pub fn create_container(g: &GlobalOpts, o: &CreateOpts, mode: Mode) -> Result<Cr
     };
     let dir = undo.dir.as_ref().unwrap();
     let linux = b.spec.linux().as_ref();
-    let cgroup = cgroups::Manager::create(&cgroups::Config {
+    let timer = std::time::Instant::now();
+    let cgroup = cgroups::Manager::plan(&cgroups::Config {
         id: &o.id,
         path: linux.and_then(|l| l.cgroups_path().as_deref()),
         resources: linux.and_then(|l| l.resources().as_ref()),
+        devices: linux
+            .and_then(|l| l.devices().as_deref())
+            .unwrap_or_default(),
         systemd: g.systemd_cgroup,
     })?;
-    let cgroup = undo.cgroup.insert(cgroup);
+    // Written before anything else exists so that `state` reports "creating" from the
+    // start, and so that `delete --force` finds the cgroups of a create that died.
+    let mut state = State {
+        id: o.id.clone(),
+        pid: 0,
+        init_start_time: 0,
+        bundle: b.dir.clone(),
+        rootfs: b.rootfs.clone(),
+        created: crate::logging::rfc3339_now(),
+        owner: owner_name(),
+        config: b.spec.clone(),
+        cgroup: cgroup.record(),
+    };
+    dir.save_state(&state)?;
+    // Held by `undo` before it makes anything, so a failure half way removes it all.
+    undo.cgroup.insert(cgroup).create()?;
+    let cgroup = undo.cgroup.as_ref().unwrap();
+    debug_took("cgroups: plan, save state, create", timer);
     let start = match mode {
         Mode::Create => StartGate::Fifo(exec_fifo::create(&dir.exec_fifo())?),
         Mode::Run { .. } => StartGate::Channel,
@@ -134,29 +155,21 @@ pub fn create_container(g: &GlobalOpts, o: &CreateOpts, mode: Mode) -> Result<Cr
         bundle: &b.dir,
         console_socket,
         start,
-        preserve_fds: o.preserve_fds,
+        extra_fds,
         no_pivot: o.no_pivot,
         no_new_keyring: o.no_new_keyring,
         cgroup_mounts: &cgroup_mounts,
     };
-    let place = |pid: i32| cgroup.add_pid(pid);
+    let place = |pid: i32| {
+        let timer = std::time::Instant::now();
+        let r = cgroup.add_pid(pid);
+        debug_took("cgroups: place the init", timer);
+        r
+    };
     let placement = Placement {
         clone_into: cgroup.clone_target(),
         place: &place,
     };
-    // Written before the clone so that `state` reports "creating" from the start.
-    let mut state = State {
-        id: o.id.clone(),
-        pid: 0,
-        init_start_time: 0,
-        bundle: b.dir.clone(),
-        rootfs: b.rootfs.clone(),
-        created: crate::logging::rfc3339_now(),
-        owner: owner_name(),
-        config: b.spec.clone(),
-        cgroup: cgroup.record(),
-    };
-    dir.save_state(&state)?;
     let init = launch::spawn(args, &plan, &placement)?;
     undo.init = Some(init.pidfd.try_clone()?);
     state.pid = init.pid;
@@ -182,6 +195,8 @@ pub fn create_container(g: &GlobalOpts, o: &CreateOpts, mode: Mode) -> Result<Cr
         }
     }
 
+    // The record now also lists the directories made, for delete to remove.
+    state.cgroup = cgroup.record();
     undo.dir.as_ref().unwrap().save_state(&state)?;
     if let Some(p) = &o.pid_file {
         write_pid_file(p, init.pid)?;
@@ -199,6 +214,12 @@ pub fn create_container(g: &GlobalOpts, o: &CreateOpts, mode: Mode) -> Result<Cr
     })
 }
 
+fn debug_took(what: &str, since: std::time::Instant) {
+    if crate::logging::debug_enabled() {
+        crate::logging::debug(&format!("{what} took {:?}", since.elapsed()));
+    }
+}
+
 /// The state JSON hooks read on stdin.
 pub fn hook_state(state: &State, status: Status) -> Result<String> {
     let s: OciState = state.oci_state(status);
@@ -211,12 +232,18 @@ pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     write_atomic(&path, pid.to_string().as_bytes(), 0o644).context("--pid-file")
 }
 
-/// The name of the user running xrun, for `state`'s `owner` (runc reports it too).
+/// The name of the user running xrun, for `state`'s `owner` (runc reports it too). Read
+/// from /etc/passwd directly: going through NSS would load shared libraries on the create path.
 fn owner_name() -> String {
-    let uid = nix::unistd::geteuid();
-    nix::unistd::User::from_uid(uid)
+    let uid = nix::unistd::geteuid().as_raw();
+    std::fs::read_to_string("/etc/passwd")
         .ok()
-        .flatten()
-        .map(|u| u.name)
+        .and_then(|p| {
+            p.lines().find_map(|l| {
+                let mut f = l.split(':');
+                let name = f.next()?;
+                (f.nth(1)?.parse::<u32>().ok()? == uid).then(|| name.to_string())
+            })
+        })
         .unwrap_or_else(|| uid.to_string())
 }

@@ -11,7 +11,14 @@ use crate::cli::GlobalOpts;
 use crate::hooks;
 
 pub fn delete(g: &GlobalOpts, id: &str, force: bool) -> Result<()> {
-    let dir = Root::new(&g.root).open(id)?;
+    let root = Root::new(&g.root);
+    // Like runc, `delete --force` of a container that is already gone succeeds (containerd's
+    // shim deletes again when it cleans up after a container it lost).
+    if force && !root.exists(id) {
+        super::id::validate(id)?;
+        return Ok(());
+    }
+    let dir = root.open(id)?;
     let state = match dir.load_state() {
         Ok(s) => s,
         // A create that crashed before writing its state: only --force cleans that up.
@@ -27,10 +34,12 @@ pub fn delete(g: &GlobalOpts, id: &str, force: bool) -> Result<()> {
 
 /// Kills whatever is left, removes the cgroups and the state, runs the poststop hooks.
 pub fn destroy(dir: ContainerDir, state: &State) -> Result<()> {
+    let cg = cgroups::Manager::load(state.cgroup.as_ref())?;
+    // Through the cgroup first: that also reaches a paused container's processes.
+    cg.kill_all()?;
     if let Some(pidfd) = open_init(state)? {
         kill_and_wait(&pidfd);
     }
-    let cg = cgroups::Manager::load(state.cgroup.as_ref())?;
     cg.destroy()?;
     dir.remove()?;
     let json = hook_state(state, Status::Stopped)?;

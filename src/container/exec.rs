@@ -53,7 +53,7 @@ pub fn exec(g: &GlobalOpts, o: &ExecOpts) -> Result<i32> {
         process.apparmor_profile().as_deref(),
         process.selinux_label().as_deref(),
     )?;
-    fds::extra_fds(o.preserve_fds)?;
+    let extra_fds = fds::extra_fds(o.preserve_fds)?;
     let terminal = process.terminal().unwrap_or(false);
     if terminal && o.detach && o.console_socket.is_none() {
         bail!("process.terminal is true: a detached exec needs --console-socket");
@@ -64,7 +64,8 @@ pub fn exec(g: &GlobalOpts, o: &ExecOpts) -> Result<i32> {
         None => None,
     };
     let init = open_init(&state)?.context("container not running")?;
-    let cgroup = cgroups::Manager::load(state.cgroup.as_ref())?;
+    let mut cgroup = cgroups::Manager::load(state.cgroup.as_ref())?;
+    cgroup.open_clone_target()?;
     // The container stays locked only while we join it.
     let t = Tenant {
         spec: &state.config,
@@ -72,7 +73,7 @@ pub fn exec(g: &GlobalOpts, o: &ExecOpts) -> Result<i32> {
         init_pid: state.pid,
         init_pidfd: &init,
         console_socket,
-        preserve_fds: o.preserve_fds,
+        extra_fds,
     };
     let sfd = if o.detach {
         None

@@ -14,16 +14,10 @@ pub fn kill(g: &GlobalOpts, id: &str, sig: i32, all: bool) -> Result<()> {
     let dir = Root::new(&g.root).open(id)?;
     let state = dir.load_state()?;
     if all {
+        // Through the cgroup, frozen meanwhile so that no process escapes by forking.
         let cg = cgroups::Manager::load(state.cgroup.as_ref())?;
-        let pids = cg.pids()?;
-        if !pids.is_empty() {
-            for pid in pids {
-                // Processes may exit while we go through the list.
-                if let Ok(fd) = pidfd_open(pid) {
-                    let _ = pidfd_send_signal(&fd, sig);
-                }
-            }
-            return Ok(());
+        if !cg.pids()?.is_empty() {
+            return cg.signal_all(sig);
         }
     }
     if state.status(&dir) == Status::Stopped {

@@ -3,13 +3,16 @@
 
 pub mod create;
 pub mod delete;
+pub mod events;
 pub mod exec;
 pub mod id;
 pub mod kill;
+pub mod pause;
 mod root;
 pub mod run;
 pub mod start;
 mod state;
+pub mod update;
 
 pub use root::{ContainerDir, Root};
 pub use state::{OciState, State, Status};

@@ -89,6 +89,10 @@ impl Root {
         })
     }
 
+    pub fn exists(&self, id: &str) -> bool {
+        id::validate(id).is_ok() && self.path.join(id).is_dir()
+    }
+
     /// Ids of all containers, sorted.
     pub fn list(&self) -> Result<Vec<String>> {
         let entries = match fs::read_dir(&self.path) {
@@ -186,8 +190,9 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
             .mode(mode)
             .custom_flags(libc::O_CLOEXEC)
             .open(&tmp)?;
+        // No fsync: the state lives on tmpfs (/run) and does not outlive a reboot anyway;
+        // the rename alone makes the update atomic for readers.
         f.write_all(data)?;
-        f.sync_data()?;
         fs::rename(&tmp, path)
     })();
     if res.is_err() {

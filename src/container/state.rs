@@ -79,6 +79,10 @@ impl State {
         if !self.init_alive() {
             return Status::Stopped;
         }
+        // Paused comes first, as with runc: a created container can be paused too.
+        if crate::cgroups::is_frozen(self.cgroup.as_ref()) {
+            return Status::Paused;
+        }
         if dir.exec_fifo().exists() {
             return Status::Created;
         }

@@ -26,7 +26,6 @@ pub struct Init<'a> {
     pub proc: ProcFs,
     pty: Option<Pty>,
     program: Option<Program>,
-    extra_fds: u32,
 }
 
 type Step = (&'static str, fn(&mut Init) -> Result<()>);
@@ -34,8 +33,10 @@ type Step = (&'static str, fn(&mut Init) -> Result<()>);
 /// The steps, in order. New steps (seccomp, ...) take their place in this list.
 const STEPS: &[Step] = &[
     ("wait for the runtime", wait_for_runtime),
+    ("user namespace", become_userns_root),
     ("cgroup namespace", cgroup_namespace),
     ("hostname", |i| namespaces::set_hostname(i.args.spec)),
+    ("linux.personality", set_personality),
     ("rootfs", prepare_rootfs),
     ("createRuntime hooks", runtime_hooks),
     ("createContainer hooks", create_container_hooks),
@@ -72,11 +73,15 @@ pub fn run(args: InitArgs, chan: Channel, plan: Plan, proc: ProcFs) -> ! {
         proc,
         pty: None,
         program: None,
-        extra_fds: 0,
     };
+    let debug = crate::logging::debug_enabled();
     for (name, step) in STEPS {
+        let t = debug.then(std::time::Instant::now);
         if let Err(e) = step(&mut init) {
             fail(&init.chan, &format!("{name}: {e:#}"));
+        }
+        if let Some(t) = t {
+            crate::logging::debug(&format!("init step {name:?} took {:?}", t.elapsed()));
         }
     }
     let prog = init.program.take().expect("program resolved before exec");
@@ -97,8 +102,29 @@ fn fail(chan: &Channel, msg: &str) -> ! {
 }
 
 fn wait_for_runtime(i: &mut Init) -> Result<()> {
-    i.extra_fds = fds::extra_fds(i.args.preserve_fds)?;
     i.chan.expect(Msg::Continue)
+}
+
+/// Inside a user namespace the init still carries the host ids it was cloned with, which the
+/// namespace does not map; become its root so files it creates have an owner there.
+fn become_userns_root(i: &mut Init) -> Result<()> {
+    if i.plan.has(CloneFlags::CLONE_NEWUSER) {
+        crate::security::user::become_root()?;
+    }
+    Ok(())
+}
+
+fn set_personality(i: &mut Init) -> Result<()> {
+    match i
+        .args
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.personality().as_ref())
+    {
+        Some(p) => crate::security::sched::set_personality(p),
+        None => Ok(()),
+    }
 }
 
 fn cgroup_namespace(i: &mut Init) -> Result<()> {
@@ -222,7 +248,7 @@ fn session_keyring(i: &mut Init) -> Result<()> {
 
 fn find_program(i: &mut Init) -> Result<()> {
     let mut extra = Vec::new();
-    fds::listen_env(&mut extra);
+    fds::listen_env(i.args.extra_fds.listen, &mut extra);
     i.program = Some(setup::resolve_program(i.args.process, &extra)?);
     Ok(())
 }
@@ -234,9 +260,10 @@ fn close_descriptors(i: &mut Init) -> Result<()> {
     if let StartGate::Fifo(f) = &i.args.start {
         keep.push(f.as_raw_fd());
     }
-    fds::close_all_except(i.extra_fds, &keep)?;
-    crate::syscall::cloexec_from(3 + i.extra_fds).context("mark descriptors close-on-exec")?;
-    fds::keep_across_exec(i.extra_fds)
+    let n = i.args.extra_fds.total;
+    fds::close_all_except(n, &keep)?;
+    crate::syscall::cloexec_from(3 + n).context("mark descriptors close-on-exec")?;
+    fds::keep_across_exec(n)
 }
 
 fn report_created(i: &mut Init) -> Result<()> {

@@ -21,6 +21,8 @@ pub mod tenant;
 pub mod wait;
 
 use std::os::fd::OwnedFd;
+
+use fds::ExtraFds;
 use std::path::Path;
 
 use oci_spec::runtime::{Process, Spec};
@@ -44,7 +46,7 @@ pub struct InitArgs<'a> {
     /// Connected console socket that receives the pty master (`--console-socket`).
     pub console_socket: Option<OwnedFd>,
     pub start: StartGate,
-    pub preserve_fds: u32,
+    pub extra_fds: ExtraFds,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     /// Host cgroup paths to show at /sys/fs/cgroup inside the container.

@@ -20,6 +20,31 @@ use crate::syscall;
 
 const OVERLAYFS_SUPER_MAGIC: i64 = 0x794c_7630;
 
+/// When argv names a command that enters a container (`create`, `run`, `exec`), the state
+/// root it uses (`--root`, else the default). A stray match (an id called "run") only costs a
+/// needless re-exec; a command is never missed, since its name must appear in argv.
+pub fn early_state_root(args: impl Iterator<Item = OsString>) -> Option<PathBuf> {
+    let args: Vec<OsString> = args.skip(1).collect();
+    if !args
+        .iter()
+        .any(|a| a == "create" || a == "run" || a == "exec")
+    {
+        return None;
+    }
+    let mut root = PathBuf::from(crate::cli::DEFAULT_ROOT);
+    for (i, a) in args.iter().enumerate() {
+        let a = a.to_string_lossy();
+        if a == "--root" {
+            if let Some(v) = args.get(i + 1) {
+                root = PathBuf::from(v);
+            }
+        } else if let Some(v) = a.strip_prefix("--root=") {
+            root = PathBuf::from(v);
+        }
+    }
+    Some(root)
+}
+
 /// Re-executes the running binary from a sealed handle unless it already runs from one.
 /// Returns only when already sealed; otherwise replaces the process (or fails).
 pub fn ensure_sealed(state_root: &Path) -> Result<()> {
@@ -151,7 +176,28 @@ fn reexec(fd: &OwnedFd) -> Result<()> {
     Err(std::io::Error::last_os_error()).context("re-exec from sealed binary")
 }
 
-/// The path the sealed binary was started from, for messages.
-pub fn exe_path() -> PathBuf {
-    std::fs::read_link("/proc/self/exe").unwrap_or_default()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> impl Iterator<Item = OsString> {
+        a.iter().map(OsString::from).collect::<Vec<_>>().into_iter()
+    }
+
+    #[test]
+    fn early_detection_of_container_commands() {
+        assert_eq!(early_state_root(args(&["xrun", "state", "x"])), None);
+        assert_eq!(
+            early_state_root(args(&["xrun", "run", "x"])),
+            Some(PathBuf::from("/run/xrun"))
+        );
+        assert_eq!(
+            early_state_root(args(&["xrun", "--root", "/r", "exec", "x", "sh"])),
+            Some(PathBuf::from("/r"))
+        );
+        assert_eq!(
+            early_state_root(args(&["xrun", "--root=/q", "create", "x"])),
+            Some(PathBuf::from("/q"))
+        );
+    }
 }

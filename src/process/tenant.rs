@@ -23,7 +23,7 @@ pub struct Tenant<'a> {
     pub init_pid: i32,
     pub init_pidfd: &'a OwnedFd,
     pub console_socket: Option<OwnedFd>,
-    pub preserve_fds: u32,
+    pub extra_fds: fds::ExtraFds,
 }
 
 pub struct SpawnedTenant {
@@ -126,10 +126,13 @@ fn run_tenant(
     proc: &ProcFs,
 ) -> Result<setup::Program> {
     let _ = nix::sys::prctl::set_dumpable(false);
-    let extra = fds::extra_fds(t.preserve_fds)?;
+    let extra = t.extra_fds.total;
     chan.expect(Msg::Continue)?;
     if !flags.is_empty() {
         nix::sched::setns(t.init_pidfd, flags).context("join the container's namespaces")?;
+    }
+    if flags.contains(CloneFlags::CLONE_NEWUSER) {
+        crate::security::user::become_root()?;
     }
     setup::apply_privileged(t.process, proc)?;
     if t.process.terminal().unwrap_or(false) {
@@ -146,7 +149,9 @@ fn run_tenant(
     }
     setup::drop_privileges(t.process, proc)?;
     setup::enter_cwd(t.process)?;
-    let prog = setup::resolve_program(t.process, &[])?;
+    let mut env = Vec::new();
+    fds::listen_env(t.extra_fds.listen, &mut env);
+    let prog = setup::resolve_program(t.process, &env)?;
     fds::close_all_except(extra, &[chan.raw_fd()])?;
     crate::syscall::cloexec_from(3 + extra)?;
     fds::keep_across_exec(extra)?;

@@ -167,7 +167,7 @@ pub fn pivot(rootfs: &Path, no_pivot: bool) -> Result<()> {
     Ok(())
 }
 
-/// After pivot_root: masked and read-only paths and a read-only root.
+/// After pivot_root: the root's propagation, masked and read-only paths, a read-only root.
 pub fn finalize(spec: &Spec) -> Result<()> {
     let root = syscall::openat2(
         libc::AT_FDCWD,
@@ -177,6 +177,13 @@ pub fn finalize(spec: &Spec) -> Result<()> {
         0,
     )
     .context("open /")?;
+    // The rootfs bind was made under a private parent; give the new root the configured
+    // propagation (the default rslave needs nothing: it already follows the host).
+    let prop = root_propagation(spec);
+    if prop != MsFlags::MS_SLAVE | MsFlags::MS_REC {
+        nix::mount::mount(None::<&str>, "/", None::<&str>, prop, None::<&str>)
+            .context("linux.rootfsPropagation")?;
+    }
     if let Some(linux) = spec.linux() {
         let masked = linux.masked_paths().as_deref().unwrap_or_default();
         let dev_null = if masked.is_empty() {

@@ -6,10 +6,16 @@ use anyhow::{Context, Result};
 use caps::{CapSet, Capability, CapsHashSet};
 use oci_spec::runtime::{Capabilities, LinuxCapabilities};
 
+/// Capabilities this kernel knows (from cap_last_cap: one read, where probing each cap would
+/// cost a system call apiece).
+fn supported() -> CapsHashSet {
+    caps::runtime::procfs_all_supported(None)
+        .unwrap_or_else(|_| caps::runtime::thread_all_supported())
+}
+
 /// Converts an OCI capability list to the caps crate's set. Capabilities this kernel does not
 /// know are left out with a warning, as runc does, so a newer config still runs.
-pub fn to_caps(list: Option<&Capabilities>) -> CapsHashSet {
-    let supported = caps::runtime::thread_all_supported();
+pub fn to_caps(list: Option<&Capabilities>, supported: &CapsHashSet) -> CapsHashSet {
     let mut out = HashSet::new();
     for c in list.into_iter().flatten() {
         let name = serde_json::to_value(c)
@@ -31,11 +37,15 @@ pub fn to_caps(list: Option<&Capabilities>) -> CapsHashSet {
 /// Drops from the bounding set everything not listed. Needs CAP_SETPCAP, so it runs
 /// before the user change.
 pub fn drop_bounding(c: &LinuxCapabilities) -> Result<()> {
-    let keep = to_caps(c.bounding().as_ref());
-    for cap in caps::runtime::thread_all_supported() {
-        if !keep.contains(&cap) {
-            caps::drop(None, CapSet::Bounding, cap)
-                .with_context(|| format!("drop {cap} from the bounding set"))?;
+    let all = supported();
+    let keep = to_caps(c.bounding().as_ref(), &all);
+    for cap in all.difference(&keep) {
+        // SAFETY: plain prctl with integer arguments (the caps crate would read the set first,
+        // one more system call per capability).
+        if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap.index() as libc::c_ulong, 0, 0, 0) } != 0
+        {
+            return Err(std::io::Error::last_os_error())
+                .with_context(|| format!("drop {cap} from the bounding set"));
         }
     }
     Ok(())
@@ -43,9 +53,10 @@ pub fn drop_bounding(c: &LinuxCapabilities) -> Result<()> {
 
 /// Sets permitted, effective, inheritable and ambient, after the user change.
 pub fn apply(c: &LinuxCapabilities) -> Result<()> {
-    let permitted = to_caps(c.permitted().as_ref());
-    let effective = to_caps(c.effective().as_ref());
-    let inheritable = to_caps(c.inheritable().as_ref());
+    let all = supported();
+    let permitted = to_caps(c.permitted().as_ref(), &all);
+    let effective = to_caps(c.effective().as_ref(), &all);
+    let inheritable = to_caps(c.inheritable().as_ref(), &all);
     // Each call rewrites all three sets, and every intermediate state must be valid:
     // inheritable while we still hold everything, then shrink effective below the new
     // permitted set, then permitted.
@@ -57,7 +68,7 @@ pub fn apply(c: &LinuxCapabilities) -> Result<()> {
         caps::set(None, CapSet::Effective, &effective).context("set effective capabilities")?;
     }
     caps::clear(None, CapSet::Ambient).context("clear ambient capabilities")?;
-    for cap in to_caps(c.ambient().as_ref()) {
+    for cap in to_caps(c.ambient().as_ref(), &all) {
         // The kernel only allows ambient caps that are permitted and inheritable; runc
         // skips the others silently, so do we.
         if permitted.contains(&cap) && inheritable.contains(&cap) {

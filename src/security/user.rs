@@ -32,6 +32,22 @@ pub fn switch(user: &User, setgroups_allowed: bool) -> Result<()> {
     Ok(())
 }
 
+/// Becomes uid and gid 0 of the user namespace just entered (the capabilities stay: a process
+/// keeps them in the namespace it made or joined).
+pub fn become_root() -> Result<()> {
+    // SAFETY: plain syscalls with integer arguments.
+    if unsafe { libc::setresgid(0, 0, 0) } != 0 {
+        return Err(std::io::Error::last_os_error())
+            .context("setresgid 0 in the user namespace (is gid 0 mapped?)");
+    }
+    // SAFETY: as above.
+    if unsafe { libc::setresuid(0, 0, 0) } != 0 {
+        return Err(std::io::Error::last_os_error())
+            .context("setresuid 0 in the user namespace (is uid 0 mapped?)");
+    }
+    Ok(())
+}
+
 fn set_keepcaps(on: bool) -> Result<()> {
     // SAFETY: plain prctl with integer arguments.
     if unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, libc::c_ulong::from(on), 0, 0, 0) } != 0 {

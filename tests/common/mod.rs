@@ -293,3 +293,61 @@ pub fn stdout(o: &Output) -> String {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// A `--console-socket` listener, like containerd's shim: receives the pty master that xrun
+/// sends (SCM_RIGHTS) and returns it with the message payload (the pts name).
+pub struct ConsoleSocket {
+    pub path: PathBuf,
+    listener: std::os::unix::net::UnixListener,
+}
+
+impl ConsoleSocket {
+    pub fn new(env: &Env, name: &str) -> ConsoleSocket {
+        let path = env.dir.path().join(format!("{name}.sock"));
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        ConsoleSocket { path, listener }
+    }
+
+    /// Accepts one connection and receives the master (blocks).
+    pub fn receive(&self) -> (std::fs::File, String) {
+        use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+        let (conn, _) = self.listener.accept().unwrap();
+        let mut buf = [0u8; 4096];
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let msg = nix::sys::socket::recvmsg::<()>(
+            conn.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            nix::sys::socket::MsgFlags::empty(),
+        )
+        .unwrap();
+        let mut fd = None;
+        for c in msg.cmsgs().unwrap() {
+            if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = c {
+                fd = fds.first().copied();
+            }
+        }
+        let n = msg.bytes;
+        let name = String::from_utf8_lossy(&buf[..n]).into_owned();
+        // SAFETY: the descriptor was just received and is owned by nobody else.
+        let file =
+            std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd.expect("no fd received")) });
+        (file, name)
+    }
+}
+
+/// Reads from a pty master until `want` appears or the other side closes (EIO).
+pub fn read_pty_until(master: &mut std::fs::File, want: &str) -> String {
+    use std::io::Read;
+    let mut out = String::new();
+    let mut buf = [0u8; 4096];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !out.contains(want) && std::time::Instant::now() < deadline {
+        match master.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.push_str(&String::from_utf8_lossy(&buf[..n])),
+        }
+    }
+    out
+}

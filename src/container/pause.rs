@@ -1,0 +1,29 @@
+//! `pause` and `resume`: freeze and thaw the container's cgroup. The `paused` status is
+//! read back from the freezer, not stored.
+
+use anyhow::{bail, Result};
+
+use super::{Root, Status};
+use crate::cgroups;
+use crate::cli::GlobalOpts;
+
+pub fn pause(g: &GlobalOpts, id: &str) -> Result<()> {
+    let dir = Root::new(&g.root).open(id)?;
+    let state = dir.load_state()?;
+    match state.status(&dir) {
+        Status::Running | Status::Created => {}
+        Status::Paused => bail!("container {id} is already paused"),
+        s => bail!("container not running or created: {id} is {s}"),
+    }
+    cgroups::Manager::load(state.cgroup.as_ref())?.freeze()
+}
+
+pub fn resume(g: &GlobalOpts, id: &str) -> Result<()> {
+    let dir = Root::new(&g.root).open(id)?;
+    let state = dir.load_state()?;
+    let status = state.status(&dir);
+    if status != Status::Paused {
+        bail!("container not paused: {id} is {status}");
+    }
+    cgroups::Manager::load(state.cgroup.as_ref())?.thaw()
+}
