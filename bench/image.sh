@@ -19,7 +19,7 @@ cleanup() {
     done
     rm -rf "$work"
 }
-trap cleanup EXIT
+[ -n "${KEEP:-}" ] && echo "keeping $work" >&2 || trap cleanup EXIT
 now() { date +%s%N; }
 ms() { echo $(( ($2 - $1) / 1000000 )); }
 

@@ -242,7 +242,10 @@ fn file_kinds_owners_modes_times_and_xattrs_are_kept() {
         .node("dev-null", tar::EntryType::Char, 1, 3)
         .node("blk", tar::EntryType::Block, 7, 0)
         .node("fifo", tar::EntryType::Fifo, 0, 0)
-        .file_xattr("xa", b"x", "user.test", b"value");
+        .file_xattr("xa", b"x", "user.test", b"value")
+        // A setgid directory must not pass its group to a root-owned file.
+        .dir_owned("sg", 0o2775, 0, 50)
+        .file("sg/rootfile", b"r", 0o644);
     let img = Image::new("t:1", vec![l.bytes()], &["/x"]);
     let tar = write(
         dir.path(),
@@ -271,6 +274,12 @@ fn file_kinds_owners_modes_times_and_xattrs_are_kept() {
     assert_eq!(find("dev-null"), "dev-null c 640 0:0 1:3");
     assert_eq!(find("blk"), "blk c 640 0:0 7:0");
     assert!(find("fifo").starts_with("fifo p 640"));
+    assert!(find("sg").starts_with("sg d 2775 0:50"));
+    assert!(
+        find("sg/rootfile").starts_with("sg/rootfile f 644 0:0"),
+        "{}",
+        find("sg/rootfile")
+    );
     let f = std::fs::metadata(r.join("home/f")).unwrap();
     assert_eq!(
         f.ino(),

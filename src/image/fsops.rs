@@ -9,7 +9,7 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
-use std::rc::Rc;
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use nix::errno::Errno;
@@ -25,7 +25,7 @@ use crate::syscall::openat2;
 pub struct Root {
     fd: OwnedFd,
     path: PathBuf,
-    cache: Option<(PathBuf, Rc<OwnedFd>)>,
+    cache: Option<(PathBuf, Arc<OwnedFd>)>,
 }
 
 impl Root {
@@ -50,7 +50,7 @@ impl Root {
 
     /// The directory `dir` (a clean relative path, see [`clean_path`]) resolved inside the
     /// root, created (0755) with its missing parents when absent.
-    pub fn dir(&mut self, dir: &Path) -> Result<Rc<OwnedFd>> {
+    pub fn dir(&mut self, dir: &Path) -> Result<Arc<OwnedFd>> {
         if let Some((p, fd)) = &self.cache {
             if p == dir {
                 return Ok(fd.clone());
@@ -70,7 +70,7 @@ impl Root {
             Err(Errno::ENOTDIR) => bail!("{}: not a directory", dir.display()),
             Err(e) => return Err(e).with_context(|| format!("open {}", dir.display())),
         };
-        let fd = Rc::new(fd);
+        let fd = Arc::new(fd);
         self.cache = Some((dir.to_path_buf(), fd.clone()));
         Ok(fd)
     }

@@ -13,6 +13,7 @@ use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use nix::errno::Errno;
@@ -20,6 +21,7 @@ use nix::fcntl::OFlag;
 use nix::sys::stat::{Mode, SFlag};
 
 use super::split::Split;
+use super::writer::{FileJob, Writers, MAX_PARALLEL_FILE};
 use super::{whiteout, OPAQUE_MARKER, WHITEOUT_PREFIX};
 use crate::image::fsops::{self, Root};
 use crate::image::idmap::IdMap;
@@ -83,10 +85,25 @@ pub struct Applier {
     /// Unprivileged unpacks keep directories writable until the end; their real modes.
     deferred_modes: Vec<(PathBuf, u32)>,
     buf: Vec<u8>,
+    /// Worker threads for small files, and the paths they may still be writing.
+    writers: Option<Writers>,
+    pending: HashSet<PathBuf>,
+    /// Whether the last parent directory is setgid (new files then take its group).
+    parent_setgid: Option<(PathBuf, bool)>,
+    euid_egid: (u32, u32),
+    old_umask: Mode,
+}
+
+impl Drop for Applier {
+    fn drop(&mut self) {
+        nix::sys::stat::umask(self.old_umask);
+    }
 }
 
 impl Applier {
     pub fn new(root: Root, opts: ApplyOptions) -> Applier {
+        // Files are created with their final permission bits, so most need no chmod.
+        let old_umask = nix::sys::stat::umask(Mode::empty());
         Applier {
             root,
             opts,
@@ -94,6 +111,14 @@ impl Applier {
             privileged: nix::unistd::geteuid().is_root(),
             deferred_modes: Vec::new(),
             buf: vec![0; 256 * 1024],
+            writers: None,
+            pending: HashSet::new(),
+            parent_setgid: None,
+            euid_egid: (
+                nix::unistd::geteuid().as_raw(),
+                nix::unistd::getegid().as_raw(),
+            ),
+            old_umask,
         }
     }
 
@@ -109,6 +134,7 @@ impl Applier {
                 .with_context(|| format!("entry {:?}", String::from_utf8_lossy(&raw)))?;
             self.stats.entries += 1;
         }
+        self.barrier()?;
         for (rel, t) in layer.dir_times.iter().rev() {
             self.set_dir_time(rel, *t)?;
         }
@@ -117,6 +143,7 @@ impl Applier {
 
     /// Ends the unpack: restores the directory modes held back by an unprivileged unpack.
     pub fn finish(mut self) -> Result<Stats> {
+        self.barrier()?;
         for (rel, mode) in std::mem::take(&mut self.deferred_modes).iter().rev() {
             let (p, n) = fsops::split(rel);
             if let Some(dir) = self.root.existing_dir(p)? {
@@ -124,7 +151,7 @@ impl Applier {
                 fsops::chmod_at(&dir, n, *mode)?;
             }
         }
-        Ok(self.stats)
+        Ok(std::mem::take(&mut self.stats))
     }
 
     fn entry<R: Read>(
@@ -146,7 +173,12 @@ impl Applier {
             return self.root_entry(e, kind, layer);
         };
         let (parent, name) = fsops::split(&rel);
+        // A worker may still be writing this very path: let it finish first.
+        if self.pending.contains(&rel) {
+            self.barrier()?;
+        }
         if let Some(orig) = name.as_bytes().strip_prefix(WHITEOUT_PREFIX.as_bytes()) {
+            self.barrier()?;
             self.stats.whiteouts += 1;
             if name == OPAQUE_MARKER {
                 return whiteout::opaque(self, parent, layer);
@@ -170,6 +202,7 @@ impl Applier {
                 self.finish_at(&dir, name, &meta, false)?;
             }
             T::Link => {
+                self.barrier()?;
                 let target = e.link_name_bytes().context("hardlink without a target")?;
                 self.make_hardlink(&dir, name, &target)?;
             }
@@ -247,12 +280,15 @@ impl Applier {
     fn make_file<R: Read>(
         &mut self,
         e: &mut tar::Entry<R>,
-        dir: &OwnedFd,
+        dir: &Arc<OwnedFd>,
         name: &OsStr,
         rel: &Path,
         meta: &Meta,
         split: Option<&Split>,
     ) -> Result<()> {
+        if e.size() <= MAX_PARALLEL_FILE {
+            return self.queue_file(e, dir, name, rel, meta, split);
+        }
         let flags =
             OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
         let mode = Mode::from_bits_truncate(meta.mode & 0o777);
@@ -277,6 +313,68 @@ impl Applier {
         self.finish_fd(&f, meta, rel, false)?;
         let ts = nix::sys::time::TimeSpec::new(meta.mtime.0, meta.mtime.1);
         nix::sys::stat::futimens(&f, &ts, &ts).context("set times")?;
+        Ok(())
+    }
+
+    /// Reads a small file and hands it to the writer threads.
+    fn queue_file<R: Read>(
+        &mut self,
+        e: &mut tar::Entry<R>,
+        dir: &Arc<OwnedFd>,
+        name: &OsStr,
+        rel: &Path,
+        meta: &Meta,
+        split: Option<&Split>,
+    ) -> Result<()> {
+        let mut data = Vec::with_capacity(e.size() as usize);
+        if let Some(s) = split {
+            s.begin_file(rel);
+        }
+        e.read_to_end(&mut data).context("read file")?;
+        if let Some(s) = split {
+            s.end_file();
+        }
+        self.stats.files += 1;
+        self.stats.bytes += data.len() as u64;
+        // A new file already belongs to us, unless a setgid parent gives it its group.
+        let parent = rel.parent().unwrap_or(Path::new(""));
+        let setgid = match &self.parent_setgid {
+            Some((p, s)) if p == parent => *s,
+            _ => {
+                let st = nix::sys::stat::fstat(&**dir).context("stat parent")?;
+                let s = st.st_mode & libc::S_ISGID != 0;
+                self.parent_setgid = Some((parent.to_path_buf(), s));
+                s
+            }
+        };
+        let owner = self.owner(meta).filter(|o| setgid || *o != self.euid_egid);
+        let job = FileJob {
+            dir: dir.clone(),
+            name: name.to_os_string(),
+            rel: rel.to_path_buf(),
+            data,
+            mode: meta.mode,
+            owner,
+            xattrs: meta.xattrs.clone(),
+            mtime: meta.mtime,
+        };
+        self.writers.get_or_insert_with(Writers::new).submit(job);
+        self.pending.insert(rel.to_path_buf());
+        if self.pending.len() >= 4096 {
+            self.barrier()?;
+        }
+        Ok(())
+    }
+
+    /// Waits for the writer threads; their first error is this layer's error.
+    pub(super) fn barrier(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        self.pending.clear();
+        if let Some(w) = &self.writers {
+            self.stats.skipped_xattrs += w.wait()?;
+        }
         Ok(())
     }
 
@@ -330,7 +428,9 @@ impl Applier {
     }
 
     pub(super) fn remove(&mut self, dir: &OwnedFd, name: &OsStr) -> Result<()> {
+        self.barrier()?;
         self.root.forget();
+        self.parent_setgid = None;
         fsops::remove_all_at(dir, name)
     }
 

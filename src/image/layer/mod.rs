@@ -7,6 +7,7 @@ pub mod decompress;
 pub mod split;
 pub mod stream;
 mod whiteout;
+mod writer;
 
 pub use apply::{Applier, ApplyOptions, LayerMode, Stats};
 

@@ -60,7 +60,11 @@ pub fn bundle(store: &Store, image: &str, bundle: &Path, o: &ConvertOptions) -> 
             image: id.to_string(),
             layers: img.diff_ids.iter().map(|d| d.to_string()).collect(),
         };
-        write_renamed(&cdir.join("info.json"), &serde_json::to_vec_pretty(&info)?, false)?;
+        write_renamed(
+            &cdir.join("info.json"),
+            &serde_json::to_vec_pretty(&info)?,
+            false,
+        )?;
         let mut lowers = vec![cdir.join("init")];
         lowers.extend(layers);
         let rootfs = guard.rootfs();
@@ -219,7 +223,8 @@ pub fn container_of(store: &Store, bundle: &Path) -> Result<(String, ContainerIn
             bundle.display()
         )
     })?;
-    let m: Marker = crate::bundle::parse_json(&p.display().to_string(), std::io::BufReader::new(f))?;
+    let m: Marker =
+        crate::bundle::parse_json(&p.display().to_string(), std::io::BufReader::new(f))?;
     let info = store
         .containers()?
         .into_iter()

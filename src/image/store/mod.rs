@@ -216,7 +216,10 @@ impl Store {
             let id = e.file_name().to_string_lossy().into_owned();
             let p = e.path().join("info.json");
             if let Ok(f) = File::open(&p) {
-                out.push((id, parse_json(&p.display().to_string(), std::io::BufReader::new(f))?));
+                out.push((
+                    id,
+                    parse_json(&p.display().to_string(), std::io::BufReader::new(f))?,
+                ));
             }
         }
         Ok(out)
