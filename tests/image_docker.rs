@@ -106,6 +106,23 @@ fn real_archives_unpack_to_what_dockerd_shows_and_run_the_same() {
         let out = env.ok(&["run", "-b", b.to_str().unwrap(), &env.id(file)]);
         assert_eq!(out, want_out, "{file}: CMD output differs from docker run");
     }
+    // The other image of the two-image tarball: docker save stored its layer once, as a
+    // symlink to the first copy.
+    let b = env.dir.path().join("base");
+    let multi = fx.join("docker-multi.tar");
+    ok(&[
+        "image",
+        "unpack",
+        "--image",
+        "xrun-fixture/base:1",
+        multi.to_str().unwrap(),
+        b.to_str().unwrap(),
+    ]);
+    nest_cgroup(&b, &env.cgroup_prefix, "base");
+    assert_eq!(
+        env.ok(&["run", "-b", b.to_str().unwrap(), &env.id("base")]),
+        "base\n"
+    );
 }
 
 #[test]

@@ -332,3 +332,44 @@ fn rm_frees_layers_only_when_no_image_uses_them() {
     assert_eq!(s.layers(), Vec::<String>::new());
     assert!(s.fails(&["inspect", &id]).contains("not in the store"));
 }
+
+#[test]
+fn a_hardlink_to_a_lower_layer_file_is_copied_up() {
+    let s = Store::new();
+    let l1 = Layer::new()
+        .busybox()
+        .file("data", b"shared\n", 0o640)
+        .bytes();
+    let l2 = Layer::new().hardlink("link", "data").bytes();
+    let img = Image::new("hl:1", vec![l1, l2], &["/bin/cat", "/link"]);
+    let tar = write(
+        s.env.dir.path(),
+        "hl.tar",
+        &archive(&[img], Layout::Legacy, Comp::None),
+    );
+    s.ok(&["load", tar.to_str().unwrap()]);
+    let b = s.path("bundle");
+    s.ok(&["bundle", "hl:1", b.to_str().unwrap()]);
+    let m = std::fs::metadata(b.join("rootfs/link")).unwrap();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777,
+        0o640
+    );
+    nest_cgroup(&b, &s.env.cgroup_prefix, "hl");
+    assert_eq!(
+        s.env
+            .ok(&["run", "-b", b.to_str().unwrap(), &s.env.id("hl")]),
+        "shared\n"
+    );
+    s.ok(&["unbundle", b.to_str().unwrap()]);
+    // Saved back, the layer is the original hardlink entry, byte for byte.
+    let out = s.path("hl-saved.tar");
+    s.ok(&["save", "hl:1", "-o", out.to_str().unwrap()]);
+    ok(&[
+        "image",
+        "unpack",
+        out.to_str().unwrap(),
+        s.path("u").to_str().unwrap(),
+    ]);
+    assert_eq!(std::fs::read(s.path("u/rootfs/link")).unwrap(), b"shared\n");
+}

@@ -682,3 +682,53 @@ fn rootless_unpack_runs_unprivileged_with_owners_shifted() {
     let out = env.ok(&["run", "-b", b.to_str().unwrap(), &env.id("mapped")]);
     assert_eq!(out, "0:0 /\n0:0 /data/new\n1000:1000 /home\n0\n");
 }
+
+#[test]
+fn a_progress_bar_only_on_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    // 40 MB of layer: over the bar's threshold.
+    let big = vec![7u8; 40 << 20];
+    let img = Image::new(
+        "big:1",
+        vec![Layer::new().file("blob", &big, 0o644).bytes()],
+        &["/x"],
+    );
+    let tar = write(
+        dir.path(),
+        "big.tar",
+        &archive(&[img], Layout::Legacy, Comp::None),
+    );
+    let b = dir.path().join("b1");
+    let out = xrun(&[
+        "image",
+        "unpack",
+        tar.to_str().unwrap(),
+        b.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    assert!(
+        out.stderr.is_empty(),
+        "not a terminal, yet: {:?}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("unpacked big:1"));
+    // Under a pseudo-terminal (script(1)) the bar is drawn, then cleared.
+    let b2 = dir.path().join("b2");
+    let cmd = format!("{XRUN} image unpack {} {}", tar.display(), b2.display());
+    let out = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("unpacking big:1 [") && text.contains("% "),
+        "{text:?}"
+    );
+    assert!(text.contains("\r\x1b[2K"), "bar not cleared: {text:?}");
+    assert!(text.contains("unpacked big:1"));
+}
