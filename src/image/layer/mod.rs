@@ -4,6 +4,7 @@
 
 pub mod apply;
 pub mod decompress;
+mod entry;
 pub mod split;
 pub mod stream;
 mod whiteout;

@@ -12,7 +12,8 @@ use anyhow::{bail, Context, Result};
 use nix::errno::Errno;
 use nix::sys::stat::{Mode, SFlag};
 
-use super::apply::{fset_xattr, Applier, LayerMode, LayerState};
+use super::apply::{Applier, LayerMode, LayerState};
+use super::entry::fset_xattr;
 use super::OVERLAY_OPAQUE_XATTR;
 use crate::image::fsops::{self, Root};
 

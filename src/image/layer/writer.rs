@@ -19,7 +19,7 @@ use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 
-use super::apply::fset_xattr;
+use super::entry::fset_xattr;
 use crate::image::fsops;
 
 /// Files up to this size go to the workers (more would only hold memory).
