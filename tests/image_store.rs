@@ -187,6 +187,25 @@ fn overlay_bundle_runs_and_unbundle_cleans_up() {
     let b2 = s.path("bundle2");
     s.ok(&["bundle", "app/a:1", b2.to_str().unwrap()]);
     assert_eq!(std::fs::read(b2.join("rootfs/data/a")).unwrap(), b"a\n");
+    // While a container runs from it, the bundle stays.
+    let b3 = s.path("bundle3");
+    s.ok(&[
+        "bundle",
+        "app/a:1",
+        b3.to_str().unwrap(),
+        "--",
+        "/bin/sleep",
+        "1000",
+    ]);
+    nest_cgroup(&b3, &s.env.cgroup_prefix, "busy");
+    let id = s.env.id("busy");
+    s.env
+        .ok(&["run", "--detach", "-b", b3.to_str().unwrap(), &id]);
+    let err = s.fails(&["unbundle", b3.to_str().unwrap()]);
+    assert!(err.contains("in use by a running container"), "{err}");
+    assert!(b3.join("rootfs/only-a").exists());
+    s.env.ok(&["delete", "--force", &id]);
+    s.ok(&["unbundle", b3.to_str().unwrap()]);
     // The container has exited; unbundle unmounts and removes everything.
     let out = s.ok(&["unbundle", b.to_str().unwrap()]);
     assert!(out.contains(&cid), "{out}");

@@ -166,7 +166,7 @@ impl Layer {
                 0o644,
             );
         for a in [
-            "sh", "echo", "cat", "ls", "id", "stat", "test", "readlink", "head", "wc",
+            "sh", "echo", "cat", "ls", "id", "stat", "test", "readlink", "head", "wc", "sleep",
         ] {
             l = l.symlink(&format!("bin/{a}"), "busybox");
         }

@@ -253,6 +253,12 @@ pub fn unbundle(store: &Store, bundle: &Path) -> Result<String> {
     let (cid, info) = container_of(store, bundle)?;
     let bundle = info.bundle;
     let rootfs = bundle.join("rootfs");
+    if let Some(pid) = user_of(&rootfs) {
+        bail!(
+            "{}: in use by a running container (pid {pid}): delete it first",
+            rootfs.display()
+        );
+    }
     loop {
         match nix::mount::umount2(&rootfs, nix::mount::MntFlags::UMOUNT_NOFOLLOW) {
             Ok(()) => continue, // in case it was mounted more than once
@@ -279,4 +285,19 @@ pub fn unbundle(store: &Store, bundle: &Path) -> Result<String> {
         "removed bundle {} (container layer {cid})",
         bundle.display()
     ))
+}
+
+/// A process whose root directory is this overlay: a container running from the bundle (its
+/// root is its own copy of the mount, which unmounting ours would not stop).
+fn user_of(rootfs: &Path) -> Option<i32> {
+    use std::os::unix::fs::MetadataExt;
+    let dev = std::fs::metadata(rootfs).ok()?.dev();
+    if dev == std::fs::metadata(rootfs.parent()?).ok()?.dev() {
+        return None; // not mounted
+    }
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid = e.file_name().to_str()?.parse::<i32>().ok()?;
+        let root = std::fs::metadata(e.path().join("root")).ok()?;
+        (root.dev() == dev).then_some(pid)
+    })
 }
