@@ -11,7 +11,7 @@ shopt -s inherit_errexit
 xrun=$(realpath "${1:-target/release/xrun}")
 here=$(cd "$(dirname "$0")" && pwd)
 fixtures=$here/../tests/fixtures
-runs=${RUNS:-3}
+runs=${RUNS:-5}
 work=$(mktemp -d /var/tmp/xrun-bench.XXXXXX)
 cleanup() {
     { grep -F " $work/" /proc/self/mountinfo || true; } | cut -d' ' -f5 | sort -r | while read -r m; do
@@ -51,25 +51,35 @@ rm -rf "$l"
 size=$(( $(stat -c %s "$work/big.tar") / 1000000 ))
 skopeo copy -q "docker-archive:$work/big.tar" "oci:$work/oci:big"
 
-best() { # LABEL COMMAND... (a warm-up, then $runs runs, each into a fresh bundle)
-    local label=$1; shift
-    local best='' i t0 t
-    "$@" "$work/warm-$label" >/dev/null
-    for i in $(seq "$runs"); do
+# Each run unpacks into a fresh bundle; the tools take turns, so a busy moment on a shared
+# machine hits all of them; the median of $runs runs counts.
+declare -A times
+tools=(umoci xrun-oci xrun-tar)
+unpack() { # TOOL BUNDLE
+    case $1 in
+        umoci) umoci unpack --image "$work/oci:big" "$2" ;;
+        xrun-oci) "$xrun" image -q unpack --image big "$work/oci" "$2" ;;
+        xrun-tar) "$xrun" image -q unpack "$work/big.tar" "$2" ;;
+    esac >/dev/null
+}
+for t in "${tools[@]}"; do unpack "$t" "$work/warm-$t"; rm -rf "$work/warm-$t"; done
+for i in $(seq "$runs"); do
+    for t in "${tools[@]}"; do
         sync
         t0=$(now)
-        "$@" "$work/run-$label-$i" >/dev/null
-        t=$(ms "$t0" "$(now)")
-        if [ -z "$best" ] || [ "$t" -lt "$best" ]; then best=$t; fi
+        unpack "$t" "$work/run-$t-$i"
+        times[$t]+="$(ms "$t0" "$(now)") "
     done
-    rm -rf "$work"/warm-"$label" "$work"/run-"$label"-*
-    printf '  %-46s %6d ms\n' "$label" "$best" >&2
-    echo "$best"
-}
-echo "image unpack, ${size} MB docker-save image, 4 layers (best of $runs):" >&2
-t_umoci=$(best "umoci unpack (OCI layout, gzip)" umoci unpack --image "$work/oci:big")
-t_xoci=$(best "xrun image unpack (same OCI layout, gzip)" "$xrun" image -q unpack --image big "$work/oci")
-t_xtar=$(best "xrun image unpack (docker-save tarball)" "$xrun" image -q unpack "$work/big.tar")
+    rm -rf "$work"/run-*
+done
+median() { printf '%s\n' $1 | sort -n | sed -n "$(( ($(printf '%s\n' $1 | wc -l) + 1) / 2 ))p"; }
+echo "image unpack, ${size} MB docker-save image, 4 layers (median of $runs):" >&2
+t_umoci=$(median "${times[umoci]}")
+t_xoci=$(median "${times[xrun-oci]}")
+t_xtar=$(median "${times[xrun-tar]}")
+printf '  %-46s %6d ms   (runs: %s)\n' "umoci unpack (OCI layout, gzip)" "$t_umoci" "${times[umoci]% }" >&2
+printf '  %-46s %6d ms   (runs: %s)\n' "xrun image unpack (same OCI layout, gzip)" "$t_xoci" "${times[xrun-oci]% }" >&2
+printf '  %-46s %6d ms   (runs: %s)\n' "xrun image unpack (docker-save tarball)" "$t_xtar" "${times[xrun-tar]% }" >&2
 speedup=$(awk "BEGIN{printf \"%.1f\", $t_umoci / ($t_xoci > 0 ? $t_xoci : 1)}")
 verdict=$([ "$(awk "BEGIN{print ($t_umoci >= 2 * $t_xoci)}")" = 1 ] && echo met || echo MISSED)
 echo "  xrun vs umoci on the same input: ${speedup}x faster (target >= 2x: $verdict)" >&2

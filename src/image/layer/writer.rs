@@ -24,7 +24,14 @@ use crate::image::fsops;
 
 /// Files up to this size go to the workers (more would only hold memory).
 pub const MAX_PARALLEL_FILE: u64 = 512 * 1024;
-const WORKERS: usize = 4;
+/// Writer threads; `XRUN_IMAGE_WRITERS` overrides (1 to 64).
+fn workers() -> usize {
+    std::env::var("XRUN_IMAGE_WRITERS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| (1..=64).contains(n))
+        .unwrap_or(4)
+}
 const QUEUE: usize = 128;
 
 /// One file to make: its parent directory (resolved inside the root), name, contents and
@@ -49,24 +56,27 @@ struct Shared {
 }
 
 pub struct Writers {
-    tx: Option<SyncSender<FileJob>>,
+    /// One queue per worker: all files of a directory go to the same worker, since
+    /// creating entries in one directory is serialized by the kernel anyway (and threads
+    /// contending for it only burn CPU).
+    txs: Vec<SyncSender<FileJob>>,
     threads: Vec<JoinHandle<()>>,
     shared: Arc<Shared>,
 }
 
 impl Writers {
     pub fn new() -> Writers {
-        let (tx, rx) = sync_channel::<FileJob>(QUEUE);
-        let rx = Arc::new(Mutex::new(rx));
         let shared = Arc::new(Shared::default());
-        let threads = (0..WORKERS)
-            .map(|_| {
-                let (rx, shared) = (rx.clone(), shared.clone());
-                std::thread::spawn(move || work(&rx, &shared))
-            })
-            .collect();
+        let mut txs = Vec::new();
+        let mut threads = Vec::new();
+        for _ in 0..workers() {
+            let (tx, rx) = sync_channel::<FileJob>(QUEUE);
+            let shared = shared.clone();
+            txs.push(tx);
+            threads.push(std::thread::spawn(move || work(&rx, &shared)));
+        }
         Writers {
-            tx: Some(tx),
+            txs,
             threads,
             shared,
         }
@@ -74,10 +84,11 @@ impl Writers {
 
     pub fn submit(&self, job: FileJob) {
         *self.shared.inflight.lock().unwrap() += 1;
-        if let Some(tx) = &self.tx {
-            // The workers only stop when this sender is dropped.
-            let _ = tx.send(job);
-        }
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        std::hash::Hash::hash(&job.rel.parent(), &mut h);
+        let i = std::hash::Hasher::finish(&h) as usize % self.txs.len();
+        // The workers only stop when the senders are dropped.
+        let _ = self.txs[i].send(job);
     }
 
     /// Waits until every submitted file is written; returns the xattrs skipped meanwhile,
@@ -100,16 +111,16 @@ impl Writers {
 
 impl Drop for Writers {
     fn drop(&mut self) {
-        self.tx = None;
+        self.txs.clear();
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
     }
 }
 
-fn work(rx: &Mutex<Receiver<FileJob>>, shared: &Shared) {
+fn work(rx: &Receiver<FileJob>, shared: &Shared) {
     loop {
-        let job = match rx.lock().unwrap().recv() {
+        let job = match rx.recv() {
             Ok(j) => j,
             Err(_) => return,
         };
