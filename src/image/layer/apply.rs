@@ -265,6 +265,7 @@ impl Applier {
         }
         let fd = fsops::open_dir_at(dir, name).context("open directory")?;
         self.finish_fd(&fd, meta, rel, true)?;
+        self.parent_setgid = None; // its mode may have just changed
         layer.dir_times.push((rel.to_path_buf(), meta.mtime));
         Ok(())
     }

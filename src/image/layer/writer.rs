@@ -23,7 +23,7 @@ use super::entry::fset_xattr;
 use crate::image::fsops;
 
 /// Files up to this size go to the workers (more would only hold memory).
-pub const MAX_PARALLEL_FILE: u64 = 512 * 1024;
+pub const MAX_PARALLEL_FILE: u64 = 256 * 1024;
 /// Writer threads; `XRUN_IMAGE_WRITERS` overrides (1 to 64).
 fn workers() -> usize {
     std::env::var("XRUN_IMAGE_WRITERS")
@@ -32,7 +32,8 @@ fn workers() -> usize {
         .filter(|n| (1..=64).contains(n))
         .unwrap_or(4)
 }
-const QUEUE: usize = 128;
+/// Jobs queued per worker: with MAX_PARALLEL_FILE, at most 16 MiB held per worker.
+const QUEUE: usize = 64;
 
 /// One file to make: its parent directory (resolved inside the root), name, contents and
 /// metadata, all decided by the main thread (`owner` is `None` when no chown is needed).
