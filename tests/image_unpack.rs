@@ -361,6 +361,35 @@ fn a_corrupt_layer_or_config_is_named_and_nothing_is_left() {
     ]);
     assert!(err.contains("exists and is not empty"), "{err}");
     assert!(b.join("mine").exists());
+    // A truncated archive, and a manifest naming a member that is not there.
+    let whole = archive(&[busybox_image(&["/x"])], Layout::Legacy, Comp::None);
+    let cut = write(dir.path(), "cut.tar", &whole[..whole.len() / 2]);
+    let err = fails(&[
+        "image",
+        "unpack",
+        cut.to_str().unwrap(),
+        b.to_str().unwrap(),
+    ]);
+    assert!(
+        err.contains("cut.tar: not a valid tar archive: truncated"),
+        "{err}"
+    );
+    let img = busybox_image(&["/x"]);
+    let mut bad = archive(&[img], Layout::Docker25, Comp::None);
+    let manifest = tar_member(&bad, "manifest.json").unwrap();
+    let pos = bad
+        .windows(manifest.len())
+        .position(|w| w == manifest.as_slice())
+        .unwrap();
+    let m = String::from_utf8(manifest.clone()).unwrap();
+    let first = m.find("blobs/sha256/").unwrap() + 13;
+    bad[pos + first] = if bad[pos + first] == b'0' { b'1' } else { b'0' };
+    let t = write(dir.path(), "missing.tar", &bad);
+    let err = fails(&["image", "unpack", t.to_str().unwrap(), b.to_str().unwrap()]);
+    assert!(
+        err.contains("missing.tar: ") && err.contains("no such file in the archive"),
+        "{err}"
+    );
     // Not an archive at all.
     let junk = write(dir.path(), "junk.tar", b"hello");
     let err = fails(&[

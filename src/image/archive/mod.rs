@@ -94,7 +94,7 @@ impl Archive {
 
     /// A reader of the member's bytes.
     pub fn open_member(&self, member: &str) -> Result<Box<dyn BufRead + '_>> {
-        let missing = || anyhow::anyhow!("{}: {member}: no such file in the archive", self.name);
+        let missing = || anyhow::anyhow!("{member}: no such file in the archive");
         match &self.backing {
             Backing::Tar(f, m) => {
                 let m = m.get(member).ok_or_else(missing)?;
@@ -118,7 +118,8 @@ impl Archive {
     /// A small member read whole (manifests, configs), at most 64 MiB.
     pub fn read_member(&self, member: &str) -> Result<Vec<u8>> {
         let mut v = Vec::new();
-        self.open_member(member)?
+        self.open_member(member)
+            .with_context(|| self.name.clone())?
             .take(64 << 20)
             .read_to_end(&mut v)
             .with_context(|| format!("{}: {member}: read", self.name))?;
@@ -181,6 +182,10 @@ fn index(file: &mut File) -> Result<HashMap<String, Member>> {
             }
             _ => {}
         }
+    }
+    let len = file.metadata()?.len();
+    if let Some((name, m)) = members.iter().find(|(_, m)| m.offset + m.size > len) {
+        bail!("truncated: {name} ends at byte {} of {len}", m.offset + m.size);
     }
     for (name, target, kind) in links {
         let base = if kind == tar::EntryType::Symlink {
