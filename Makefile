@@ -1,6 +1,7 @@
 # xrun — the two commands that matter:
 #   make demo   set up what is missing, build, turn a docker-save image into a bundle, run it
-#   make test   every test (unit, integration, conformance); .ci/run calls this
+#   make test   every test: lints, unit and integration (as root), conformance, and the
+#               cgroup tests again on a pure cgroup v2 kernel in a VM; .ci/run calls this
 SHELL := /bin/bash
 CARGO ?= cargo
 HOST_TRIPLE := $(shell rustc -vV | sed -n 's/^host: //p')
@@ -10,10 +11,10 @@ HOST_TRIPLE := $(shell rustc -vV | sed -n 's/^host: //p')
 STATIC := RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static"
 XRUN := target/$(HOST_TRIPLE)/release/xrun
 # Debian packages the tests and tools need.
-TEST_PKGS := busybox-static jq runc containerd iproute2 util-linux bsdutils
+TEST_PKGS := busybox-static jq runc containerd docker.io podman iproute2 util-linux bsdutils tar
 BENCH_PKGS := runc crun hyperfine
 
-.PHONY: all build deps test unit integration clippy fmt-check bench
+.PHONY: all build deps test clippy fmt-check bench
 
 all: build
 
@@ -32,9 +33,11 @@ endef
 deps:
 	$(call apt_install,$(TEST_PKGS))
 
-test: deps
-	$(CARGO) build --all-targets
-	$(CARGO) test -- --test-threads=2
+test: deps fmt-check clippy
+	$(CARGO) build --workspace --all-targets
+	$(CARGO) test --workspace -- --test-threads=2
+	$(MAKE) conformance
+	$(MAKE) test-cgroupv2
 
 # Root filesystems of bundle-examples/ from Debian's static busybox.
 .PHONY: examples
@@ -48,7 +51,7 @@ bench: build
 	XRUN=$(XRUN) bench/run.sh
 
 clippy:
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 fmt-check:
 	$(CARGO) fmt --check
@@ -65,7 +68,6 @@ conformance:
 	$(call apt_install,$(CONFORMANCE_PKGS))
 	$(STATIC) $(CARGO) build --release --bin xrun --target $(HOST_TRIPLE)
 	$(STATIC) $(CARGO) build --release -p xrun-conformance-checker --target $(HOST_TRIPLE)
-	$(CARGO) test -q -p xrun-conformance-checker -p xrun-conformance
 	$(CARGO) build --release -p xrun-conformance
 	target/release/conformance --runtime $(RUNTIME) --xrun $(XRUN) --checker $(CHECKER)
 

@@ -21,6 +21,7 @@ struct Logger {
     file: Option<Mutex<File>>,
     format: LogFormat,
     debug: bool,
+    started: std::time::Instant,
 }
 
 static LOGGER: OnceLock<Logger> = OnceLock::new();
@@ -42,6 +43,7 @@ pub fn init(path: Option<&Path>, format: LogFormat, debug: bool) {
         file,
         format,
         debug,
+        started: std::time::Instant::now(),
     });
     if let Some(w) = warn {
         warning(&w);
@@ -50,6 +52,14 @@ pub fn init(path: Option<&Path>, format: LogFormat, debug: bool) {
 
 pub fn debug_enabled() -> bool {
     LOGGER.get().is_some_and(|l| l.debug)
+}
+
+/// With `--debug`, logs that `what` was reached and when, counted from the start of the
+/// command: the timeline of a create, for finding where the time goes.
+pub fn mark(what: &str) {
+    if let Some(l) = LOGGER.get().filter(|l| l.debug) {
+        emit("debug", &format!("{what} at {:?}", l.started.elapsed()));
+    }
 }
 
 pub fn error(msg: &str) {

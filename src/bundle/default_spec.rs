@@ -67,7 +67,7 @@ pub fn default_spec_json(rootless: bool) -> Value {
 
 /// The same edits runc makes for `--rootless`.
 fn make_rootless(v: &mut Value) {
-    // SAFETY of indexing: the keys were all set just above.
+    // The keys indexed below are all in the JSON built above.
     let uid = nix::unistd::geteuid().as_raw();
     let gid = nix::unistd::getegid().as_raw();
     let linux = &mut v["linux"];

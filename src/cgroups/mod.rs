@@ -183,7 +183,16 @@ impl Manager {
         self.clone_fd.as_ref()
     }
 
-    /// Moves `pid` into the container's cgroups (what clone_target could not do).
+    /// What the container's process writes "0" into to move itself into its cgroup v1
+    /// hierarchies (see [`join_self`]); empty where the runtime places it instead.
+    pub fn self_join_files(&self) -> Result<Vec<OwnedFd>> {
+        if self.systemd.is_some() || self.rec.v2.is_some() {
+            return Ok(Vec::new());
+        }
+        v1::open_tasks_files(&self.rec)
+    }
+
+    /// Moves `pid` into the cgroups that neither `clone_target` nor `self_join_files` covers.
     pub fn add_pid(&self, pid: i32) -> Result<()> {
         if let Some(p) = &self.systemd {
             systemd::start(p, pid)?;
@@ -196,7 +205,10 @@ impl Manager {
             }
             return Ok(());
         }
-        v1::add_pid(&self.rec, pid, self.clone_fd.is_some())
+        match &self.rec.unified {
+            Some(u) if self.clone_fd.is_none() => fsio::write(u, "cgroup.procs", &pid.to_string()),
+            _ => Ok(()),
+        }
     }
 
     pub fn container_mounts(&self) -> ContainerMounts {
@@ -401,4 +413,15 @@ fn open_dir(dir: &Path) -> Result<OwnedFd> {
         .open(dir)
         .with_context(|| format!("open {}", dir.display()))?;
     Ok(f.into())
+}
+
+/// Moves the calling (single-threaded) process into the cgroups whose `tasks` files are
+/// given, by writing "0". A process that moves itself thread by thread skips the global
+/// lock a write of its pid by the runtime takes (`cgroup_threadgroup_rwsem`), whose RCU
+/// grace period costs milliseconds on every container start on cgroup v1.
+pub fn join_self(files: &[OwnedFd]) -> Result<()> {
+    for f in files {
+        nix::unistd::write(f, b"0").context("join the container's cgroup")?;
+    }
+    Ok(())
 }

@@ -3,6 +3,7 @@
 //! are born (CLONE_INTO_CGROUP), as runc joins it too.
 
 use std::os::fd::OwnedFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -48,15 +49,20 @@ fn init_cpuset(top: &Path, leaf: &Path) -> Result<()> {
     Ok(())
 }
 
-pub fn add_pid(rec: &Record, pid: i32, cloned_into_unified: bool) -> Result<()> {
-    let pid = pid.to_string();
-    for d in &rec.v1 {
-        fsio::write(&d.dir, "cgroup.procs", &pid)?;
-    }
-    match &rec.unified {
-        Some(u) if !cloned_into_unified => fsio::write(u, "cgroup.procs", &pid),
-        _ => Ok(()),
-    }
+/// The `tasks` file of each hierarchy, opened for the container's process to move itself.
+pub fn open_tasks_files(rec: &Record) -> Result<Vec<OwnedFd>> {
+    rec.v1
+        .iter()
+        .map(|d| {
+            let p = d.dir.join("tasks");
+            std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_CLOEXEC)
+                .open(&p)
+                .map(OwnedFd::from)
+                .with_context(|| format!("open {}", p.display()))
+        })
+        .collect()
 }
 
 /// The hierarchy whose process list stands for the container (runc uses devices).

@@ -13,6 +13,7 @@ use crate::bundle;
 use crate::cgroups;
 use crate::cli::GlobalOpts;
 use crate::hooks;
+use crate::logging;
 use crate::namespaces::Plan;
 use crate::process::channel::Msg;
 use crate::process::launch::{self, Placement, Spawned};
@@ -81,6 +82,7 @@ impl Drop for Undo {
 pub fn create_container(g: &GlobalOpts, o: &CreateOpts, mode: Mode) -> Result<Created> {
     super::id::validate(&o.id)?;
     let b = bundle::load(&o.bundle)?;
+    logging::mark("bundle loaded");
     let process = b
         .spec
         .process()
@@ -113,7 +115,6 @@ pub fn create_container(g: &GlobalOpts, o: &CreateOpts, mode: Mode) -> Result<Cr
     };
     let dir = undo.dir.as_ref().unwrap();
     let linux = b.spec.linux().as_ref();
-    let timer = std::time::Instant::now();
     let cgroup = cgroups::Manager::plan(&cgroups::Config {
         id: &o.id,
         path: linux.and_then(|l| l.cgroups_path().as_deref()),
@@ -140,7 +141,7 @@ pub fn create_container(g: &GlobalOpts, o: &CreateOpts, mode: Mode) -> Result<Cr
     // Held by `undo` before it makes anything, so a failure half way removes it all.
     undo.cgroup.insert(cgroup).create()?;
     let cgroup = undo.cgroup.as_ref().unwrap();
-    debug_took("cgroups: plan, save state, create", timer);
+    logging::mark("cgroups created");
     let start = match mode {
         Mode::Create => StartGate::Fifo(exec_fifo::create(&dir.exec_fifo())?),
         Mode::Run { .. } => StartGate::Channel,
@@ -159,11 +160,11 @@ pub fn create_container(g: &GlobalOpts, o: &CreateOpts, mode: Mode) -> Result<Cr
         no_pivot: o.no_pivot,
         no_new_keyring: o.no_new_keyring,
         cgroup_mounts: &cgroup_mounts,
+        cgroup_join: cgroup.self_join_files()?,
     };
     let place = |pid: i32| {
-        let timer = std::time::Instant::now();
         let r = cgroup.add_pid(pid);
-        debug_took("cgroups: place the init", timer);
+        logging::mark("init placed in its cgroups");
         r
     };
     let placement = Placement {
@@ -189,7 +190,10 @@ pub fn create_container(g: &GlobalOpts, o: &CreateOpts, mode: Mode) -> Result<Cr
             (Msg::Console, fd) => {
                 console_master = Some(fd.context("no pty master with the console message")?)
             }
-            (Msg::Created, _) => break,
+            (Msg::Created, _) => {
+                logging::mark("init created");
+                break;
+            }
             (Msg::Error { msg }, _) => bail!(msg),
             (other, _) => bail!("unexpected message from the init: {other:?}"),
         }
@@ -212,12 +216,6 @@ pub fn create_container(g: &GlobalOpts, o: &CreateOpts, mode: Mode) -> Result<Cr
         cgroup,
         console_master,
     })
-}
-
-fn debug_took(what: &str, since: std::time::Instant) {
-    if crate::logging::debug_enabled() {
-        crate::logging::debug(&format!("{what} took {:?}", since.elapsed()));
-    }
 }
 
 /// The state JSON hooks read on stdin.

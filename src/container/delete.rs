@@ -42,7 +42,13 @@ pub fn destroy(dir: ContainerDir, state: &State) -> Result<()> {
     }
     cg.destroy()?;
     dir.remove()?;
-    let json = hook_state(state, Status::Stopped)?;
-    hooks::run_warn(state.config.hooks().as_ref(), hooks::Kind::Poststop, &json);
+    let h = state.config.hooks().as_ref();
+    if hooks::has(h, hooks::Kind::Poststop) {
+        hooks::run_warn(
+            h,
+            hooks::Kind::Poststop,
+            &hook_state(state, Status::Stopped)?,
+        );
+    }
     Ok(())
 }

@@ -74,6 +74,7 @@ pub fn exec(g: &GlobalOpts, o: &ExecOpts) -> Result<i32> {
         init_pidfd: &init,
         console_socket,
         extra_fds,
+        cgroup_join: cgroup.self_join_files()?,
     };
     let sfd = if o.detach {
         None

@@ -20,19 +20,23 @@ pub fn run(g: &GlobalOpts, o: &CreateOpts, detach: bool, keep: bool) -> Result<i
         Some(wait::signal_fd()?)
     };
     c.init.chan.send(&Msg::Start)?;
-    let json = hook_state(&c.state, Status::Running)?;
-    hooks::run_warn(hooks_cfg.as_ref(), hooks::Kind::Poststart, &json);
+    if hooks::has(hooks_cfg.as_ref(), hooks::Kind::Poststart) {
+        let json = hook_state(&c.state, Status::Running)?;
+        hooks::run_warn(hooks_cfg.as_ref(), hooks::Kind::Poststart, &json);
+    }
     let Some(sfd) = sfd else {
         return Ok(0);
     };
     // Others may look at, signal or delete the container while it runs.
     c.dir.unlock();
     let code = wait::wait_foreground(c.init.pid, &sfd, c.console_master)?;
+    crate::logging::mark("container exited");
     if !keep {
         // Unless someone deleted it meanwhile.
         if let Ok(dir) = Root::new(&g.root).open(&o.id) {
             super::delete::destroy(dir, &c.state)?;
         }
+        crate::logging::mark("container deleted");
     }
     Ok(code)
 }

@@ -20,7 +20,13 @@ pub fn start(g: &GlobalOpts, id: &str) -> Result<()> {
     exec_fifo::release(&dir.exec_fifo())?;
     // The fifo's absence is what tells `created` from `running` from now on.
     std::fs::remove_file(dir.exec_fifo())?;
-    let json = hook_state(&state, Status::Running)?;
-    hooks::run_warn(state.config.hooks().as_ref(), hooks::Kind::Poststart, &json);
+    let h = state.config.hooks().as_ref();
+    if hooks::has(h, hooks::Kind::Poststart) {
+        hooks::run_warn(
+            h,
+            hooks::Kind::Poststart,
+            &hook_state(&state, Status::Running)?,
+        );
+    }
     Ok(())
 }

@@ -3,7 +3,7 @@
 //! pts name as payload, as runc sends it), or, for a foreground `run`, to xrun itself, which
 //! relays it to its own stdio.
 
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
@@ -41,8 +41,8 @@ pub fn open_pty(size: Option<(u16, u16)>) -> Result<Pty> {
     if slave < 0 {
         return Err(std::io::Error::last_os_error()).context("TIOCGPTPEER");
     }
-    // SAFETY: fresh descriptors owned by nobody else.
-    let master = unsafe { OwnedFd::from_raw_fd(master.into_raw_fd_compat()) };
+    // SAFETY: both descriptors are fresh and owned by nobody else.
+    let master = unsafe { OwnedFd::from_raw_fd(std::os::fd::IntoRawFd::into_raw_fd(master)) };
     let slave = unsafe { OwnedFd::from_raw_fd(slave) };
     if let Some((rows, cols)) = size {
         set_size(&master, rows, cols)?;
@@ -52,16 +52,6 @@ pub fn open_pty(size: Option<(u16, u16)>) -> Result<Pty> {
         slave,
         name,
     })
-}
-
-trait IntoRawFdCompat {
-    fn into_raw_fd_compat(self) -> RawFd;
-}
-
-impl IntoRawFdCompat for PtyMaster {
-    fn into_raw_fd_compat(self) -> RawFd {
-        std::os::fd::IntoRawFd::into_raw_fd(self)
-    }
 }
 
 pub fn set_size(fd: &impl AsRawFd, rows: u16, cols: u16) -> Result<()> {

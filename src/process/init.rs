@@ -33,6 +33,9 @@ type Step = (&'static str, fn(&mut Init) -> Result<()>);
 /// The steps, in order. New steps (seccomp, ...) take their place in this list.
 const STEPS: &[Step] = &[
     ("wait for the runtime", wait_for_runtime),
+    ("join the cgroups", |i| {
+        crate::cgroups::join_self(&std::mem::take(&mut i.args.cgroup_join))
+    }),
     ("user namespace", become_userns_root),
     ("cgroup namespace", cgroup_namespace),
     ("hostname", |i| namespaces::set_hostname(i.args.spec)),

@@ -51,4 +51,6 @@ pub struct InitArgs<'a> {
     pub no_new_keyring: bool,
     /// Host cgroup paths to show at /sys/fs/cgroup inside the container.
     pub cgroup_mounts: &'a crate::cgroups::ContainerMounts,
+    /// cgroup v1 `tasks` files the init writes itself into (see `cgroups::join_self`).
+    pub cgroup_join: Vec<OwnedFd>,
 }

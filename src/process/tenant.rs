@@ -24,6 +24,8 @@ pub struct Tenant<'a> {
     pub init_pidfd: &'a OwnedFd,
     pub console_socket: Option<OwnedFd>,
     pub extra_fds: fds::ExtraFds,
+    /// cgroup v1 `tasks` files the process writes itself into.
+    pub cgroup_join: Vec<OwnedFd>,
 }
 
 pub struct SpawnedTenant {
@@ -128,6 +130,7 @@ fn run_tenant(
     let _ = nix::sys::prctl::set_dumpable(false);
     let extra = t.extra_fds.total;
     chan.expect(Msg::Continue)?;
+    crate::cgroups::join_self(&t.cgroup_join)?;
     if !flags.is_empty() {
         nix::sched::setns(t.init_pidfd, flags).context("join the container's namespaces")?;
     }

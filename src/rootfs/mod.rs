@@ -9,7 +9,7 @@ pub mod mounts;
 pub mod options;
 pub mod resolve;
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -161,7 +161,6 @@ pub fn pivot(rootfs: &Path, no_pivot: bool) -> Result<()> {
         )
         .context("make old root rslave")?;
         nix::mount::umount2(".", MntFlags::MNT_DETACH).context("detach old root")?;
-        let _ = old_root.as_raw_fd();
     }
     nix::unistd::chdir("/").context("chdir /")?;
     Ok(())

@@ -351,3 +351,46 @@ pub fn read_pty_until(master: &mut std::fs::File, want: &str) -> String {
     }
     out
 }
+
+/// An absolute cgroup path below this test process's own cgroup in every hierarchy, for
+/// daemons (dockerd, podman) that take a `--cgroup-parent`. Where we sit at a hierarchy's
+/// root anything is below us; everywhere else we must sit in the same cgroup.
+pub fn own_cgroup_parent(name: &str) -> String {
+    let text = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+    let mut base: Option<&str> = None;
+    for line in text.lines() {
+        let path = line.splitn(3, ':').nth(2).unwrap_or("/");
+        if path != "/" {
+            assert!(
+                base.is_none_or(|b| b == path),
+                "this process sits in different cgroups per hierarchy ({text}); no single parent is below all"
+            );
+            base = Some(path);
+        }
+    }
+    format!("{}/{name}", base.unwrap_or("").trim_end_matches('/'))
+}
+
+/// Removes the directories of an absolute cgroup path in every hierarchy (deepest first).
+pub fn remove_cgroup_everywhere(path: &str) {
+    let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup") else {
+        return;
+    };
+    for h in entries.flatten() {
+        remove_tree(&h.path().join(path.trim_start_matches('/')));
+    }
+    remove_tree(&Path::new("/sys/fs/cgroup").join(path.trim_start_matches('/')));
+}
+
+/// A root filesystem as a tar stream (for `docker import` / `podman import`).
+pub fn rootfs_tar(rootfs: &Path, out: &Path) {
+    let ok = Command::new("tar")
+        .arg("-C")
+        .arg(rootfs)
+        .args(["-cf"])
+        .arg(out)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
