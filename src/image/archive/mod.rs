@@ -185,7 +185,10 @@ fn index(file: &mut File) -> Result<HashMap<String, Member>> {
     }
     let len = file.metadata()?.len();
     if let Some((name, m)) = members.iter().find(|(_, m)| m.offset + m.size > len) {
-        bail!("truncated: {name} ends at byte {} of {len}", m.offset + m.size);
+        bail!(
+            "truncated: {name} ends at byte {} of {len}",
+            m.offset + m.size
+        );
     }
     for (name, target, kind) in links {
         let base = if kind == tar::EntryType::Symlink {
