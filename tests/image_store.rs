@@ -89,8 +89,16 @@ fn load_shares_layers_and_shows_images() {
         "two.tar",
         &archive(&imgs, Layout::Legacy, Comp::None),
     );
-    let out = s.ok(&["load", tar.to_str().unwrap()]);
-    assert_eq!(out, "Loaded image: app/a:1\nLoaded image: app/b:1\n");
+    let out = xrun_in(&s.args(&["load", "-"]), Some(&tar));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        out.stdout,
+        b"Loaded image: app/a:1\nLoaded image: app/b:1\n"
+    );
     assert_eq!(s.layers().len(), 3, "the shared base is stored once");
     // Loading again (another layout, same content) adds nothing.
     let tar2 = write(

@@ -91,6 +91,23 @@ fn stdin_and_compressed_outer_tarballs_are_read() {
         b2.to_str().unwrap(),
     ]);
     assert_eq!(tree(&b1.join("rootfs")), tree(&b2.join("rootfs")));
+    // An OCI image layout directory (as `skopeo copy ... oci:DIR` writes) reads the same.
+    let oci = archive(
+        &[busybox_image(&["/bin/true"])],
+        Layout::OciArchive,
+        Comp::Gzip,
+    );
+    let layout = dir.path().join("layout");
+    std::fs::create_dir(&layout).unwrap();
+    tar::Archive::new(&oci[..]).unpack(&layout).unwrap();
+    let b3 = dir.path().join("b3");
+    ok(&[
+        "image",
+        "unpack",
+        layout.to_str().unwrap(),
+        b3.to_str().unwrap(),
+    ]);
+    assert_eq!(tree(&b1.join("rootfs")), tree(&b3.join("rootfs")));
     assert_eq!(std::fs::read(b1.join("rootfs/data/new")).unwrap(), b"new\n");
 }
 
