@@ -533,3 +533,64 @@ fn a_progress_bar_only_on_a_terminal() {
     assert!(text.contains("\r\x1b[2K"), "bar not cleared: {text:?}");
     assert!(text.contains("unpacked big:1"));
 }
+
+#[test]
+fn a_multi_platform_index_gives_this_hosts_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let arm = Image::new(
+        "p:arm",
+        vec![Layer::new().file("arch", b"arm64\n", 0o644).bytes()],
+        &["/x"],
+    );
+    let amd = Image::new(
+        "p:amd",
+        vec![Layer::new().file("arch", b"amd64\n", 0o644).bytes()],
+        &["/x"],
+    );
+    let flat = archive(&[arm, amd], Layout::OciArchive, Comp::Gzip);
+    // Rewrite index.json: one tagged image index listing both manifests with platforms.
+    let index: serde_json::Value =
+        serde_json::from_slice(&tar_member(&flat, "index.json").unwrap()).unwrap();
+    let mut descs = index["manifests"].as_array().unwrap().clone();
+    for (d, arch) in descs.iter_mut().zip(["arm64", "amd64"]) {
+        d.as_object_mut().unwrap().remove("annotations");
+        d["platform"] = serde_json::json!({"os": "linux", "architecture": arch});
+    }
+    let nested =
+        serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "manifests": descs})).unwrap();
+    let top = serde_json::json!({"schemaVersion": 2, "manifests": [{
+        "mediaType": "application/vnd.oci.image.index.v1+json", "digest": sha256(&nested),
+        "size": nested.len(), "annotations": {"org.opencontainers.image.ref.name": "multi:1"}}]});
+    let mut b = tar::Builder::new(Vec::new());
+    let mut put = |name: &str, data: &[u8]| {
+        let mut h = tar::Header::new_ustar();
+        h.set_mode(0o644);
+        h.set_size(data.len() as u64);
+        b.append_data(&mut h, name, data).unwrap();
+    };
+    for (name, _) in tar_entries(&flat) {
+        if name != "index.json" {
+            put(&name, &tar_member(&flat, &name).unwrap());
+        }
+    }
+    put(&format!("blobs/sha256/{}", &sha256(&nested)[7..]), &nested);
+    put("index.json", &serde_json::to_vec(&top).unwrap());
+    let tar = write(dir.path(), "multi.tar", &b.into_inner().unwrap());
+    let bd = dir.path().join("b");
+    let out = ok(&[
+        "image",
+        "unpack",
+        tar.to_str().unwrap(),
+        bd.to_str().unwrap(),
+    ]);
+    assert!(out.starts_with("unpacked multi:1"), "{out}");
+    let host = if std::env::consts::ARCH == "aarch64" {
+        "arm64\n"
+    } else {
+        "amd64\n"
+    };
+    assert_eq!(
+        std::fs::read_to_string(bd.join("rootfs/arch")).unwrap(),
+        host
+    );
+}

@@ -24,14 +24,24 @@ pub(super) struct Meta {
 
 pub(super) fn meta<R: Read>(e: &mut tar::Entry<R>, stats: &mut Stats) -> Result<Meta> {
     let h = e.header();
-    let id = |v: io::Result<u64>, what: &str| -> Result<u32> {
-        let v = v.with_context(|| format!("bad {what}"))?;
+    // An empty numeric field (all NULs or spaces) reads as 0, as Go's archive/tar has it.
+    let blank = |f: &[u8]| f.iter().all(|b| *b == 0 || *b == b' ');
+    let old = h.as_old();
+    let id = |v: io::Result<u64>, field: &[u8], what: &str| -> Result<u32> {
+        let v = match v {
+            Err(_) if blank(field) => 0,
+            v => v.with_context(|| format!("bad {what}"))?,
+        };
         u32::try_from(v).with_context(|| format!("{what} {v} out of range"))
     };
+    let mode = match h.mode() {
+        Err(_) if blank(&old.mode) => 0,
+        m => m.context("bad mode")?,
+    };
     let mut meta = Meta {
-        mode: h.mode().context("bad mode")?,
-        uid: id(h.uid(), "uid")?,
-        gid: id(h.gid(), "gid")?,
+        mode,
+        uid: id(h.uid(), &old.uid, "uid")?,
+        gid: id(h.gid(), &old.gid, "gid")?,
         mtime: (h.mtime().unwrap_or(0) as i64, 0),
         xattrs: Vec::new(),
     };
