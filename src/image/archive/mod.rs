@@ -77,7 +77,7 @@ impl Archive {
 
     pub fn contains(&self, member: &str) -> bool {
         match &self.backing {
-            Backing::Tar(_, m) => m.contains_key(member),
+            Backing::Tar(_, m) => key(member).is_some_and(|k| m.contains_key(&k)),
             Backing::Dir(d) => safe_join(d, member).is_some_and(|p| p.is_file()),
         }
     }
@@ -85,7 +85,7 @@ impl Archive {
     /// Size of a member, for progress.
     pub fn size(&self, member: &str) -> Option<u64> {
         match &self.backing {
-            Backing::Tar(_, m) => m.get(member).map(|m| m.size),
+            Backing::Tar(_, m) => key(member).and_then(|k| m.get(&k)).map(|m| m.size),
             Backing::Dir(d) => safe_join(d, member)
                 .and_then(|p| p.metadata().ok())
                 .map(|m| m.len()),
@@ -97,7 +97,7 @@ impl Archive {
         let missing = || anyhow::anyhow!("{member}: no such file in the archive");
         match &self.backing {
             Backing::Tar(f, m) => {
-                let m = m.get(member).ok_or_else(missing)?;
+                let m = key(member).and_then(|k| m.get(&k)).ok_or_else(missing)?;
                 Ok(Box::new(BufReader::with_capacity(
                     1 << 20,
                     Section {
@@ -131,7 +131,7 @@ impl Archive {
 fn safe_join(dir: &Path, member: &str) -> Option<PathBuf> {
     let p = Path::new(member);
     p.components()
-        .all(|c| matches!(c, Component::Normal(_)))
+        .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
         .then(|| dir.join(p))
 }
 
@@ -142,6 +142,11 @@ fn spool(mut r: impl Read) -> io::Result<File> {
     io::copy(&mut r, &mut f)?;
     f.rewind()?;
     Ok(f)
+}
+
+/// How a member is looked up: manifests may say `./x` or `x` for the same file.
+fn key(member: &str) -> Option<String> {
+    normalize(member.as_bytes())
 }
 
 /// Member name as `a/b` (no `./`, no leading or trailing `/`).
