@@ -81,6 +81,10 @@ impl Store {
             .map_err(|(_, e)| e)
             .with_context(|| format!("{}: lock", root.display()))?;
         let root = std::path::absolute(root)?;
+        // Staging left by a command that was killed: nobody else can be using it now.
+        for e in std::fs::read_dir(root.join("tmp"))?.flatten() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
         Ok(Store { root, _lock: lock })
     }
 
