@@ -10,6 +10,7 @@ pub mod cgroups;
 pub mod cli;
 pub mod container;
 pub mod hooks;
+pub mod image;
 pub mod logging;
 pub mod namespaces;
 pub mod process;

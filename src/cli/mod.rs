@@ -105,6 +105,8 @@ pub enum Command {
     Events(events::Args),
     /// Update container resource constraints
     Update(update::Args),
+    /// Images: unpack docker-save/OCI archives to bundles, layer store, commit, save
+    Image(crate::image::cli::Args),
 }
 
 /// Entry point of the binary: parse, run, report, return the exit code.
@@ -156,5 +158,6 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Ps(a) => ps::run(a, g),
         Command::Events(a) => events::run(a, g),
         Command::Update(a) => update::run(a, g),
+        Command::Image(a) => crate::image::cli::run(a, g),
     }
 }
