@@ -3,6 +3,7 @@
 //! umoci CVE-2021-29136), hardlinks out of the root. Each must fail with a clear error naming
 //! the entry, leave no bundle behind and change nothing outside.
 
+mod common;
 mod image_support;
 
 use std::os::unix::fs::MetadataExt;

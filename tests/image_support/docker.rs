@@ -52,6 +52,8 @@ pub fn fixtures() -> &'static Path {
 pub struct Dockerd {
     child: Child,
     dir: tempfile::TempDir,
+    /// Its containers' cgroups live below this test's own cgroup.
+    cgroup_parent: String,
 }
 
 impl Dockerd {
@@ -61,8 +63,12 @@ impl Dockerd {
             .tempdir_in("/var/tmp")
             .unwrap();
         let p = |n: &str| dir.path().join(n);
+        let cgroup_parent =
+            crate::common::own_cgroup_parent(&format!("xrun-test-dockerd-{}", std::process::id()));
         let child = Command::new("dockerd")
             .args(["--iptables=false", "--ip-masq=false", "--bridge=none"])
+            .arg("--cgroup-parent")
+            .arg(&cgroup_parent)
             .arg("--data-root")
             .arg(p("data"))
             .arg("--exec-root")
@@ -76,7 +82,11 @@ impl Dockerd {
             .stderr(std::fs::File::create(p("dockerd.err")).unwrap())
             .spawn()
             .expect("dockerd (make image-deps)");
-        let d = Dockerd { child, dir };
+        let d = Dockerd {
+            child,
+            dir,
+            cgroup_parent,
+        };
         let deadline = Instant::now() + Duration::from_secs(30);
         while !d.docker(&["version"]).status.success() {
             assert!(Instant::now() < deadline, "dockerd did not start");
@@ -127,5 +137,6 @@ impl Drop for Dockerd {
         for p in m {
             let _ = nix::mount::umount2(&p, nix::mount::MntFlags::MNT_DETACH);
         }
+        crate::common::remove_cgroup_everywhere(&self.cgroup_parent);
     }
 }
