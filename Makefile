@@ -8,7 +8,7 @@ HOST_TRIPLE := $(shell rustc -vV | sed -n 's/^host: //p')
 # The release binary is static and not position-independent: no dynamic loader and no
 # relocation work on every start (about 0.7 MB less resident memory per start). Stack, heap
 # and mmap addresses are still randomised; only the binary's own image is at a fixed address.
-STATIC := RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static"
+STATIC := RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static -C force-unwind-tables=no"
 XRUN := target/$(HOST_TRIPLE)/release/xrun
 # Debian packages the tests and tools need.
 TEST_PKGS := busybox-static jq runc containerd docker.io podman iproute2 util-linux bsdutils tar

@@ -1,7 +1,5 @@
 //! The OCI bundle: `config.json` plus the root filesystem it names.
 
-use std::fs::File;
-use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -61,24 +59,59 @@ pub fn read_spec(path: &Path) -> Result<Spec> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| path.display().to_string());
-    let file =
-        File::open(path).with_context(|| format!("{name}: cannot open {}", path.display()))?;
-    parse_json(&name, BufReader::new(file))
+    let data =
+        std::fs::read(path).with_context(|| format!("{name}: cannot open {}", path.display()))?;
+    parse_json(&name, &data)
 }
 
-/// Deserializes JSON from `reader`; errors read `<what>: <json.path>: <problem>`.
-pub fn parse_json<T: serde::de::DeserializeOwned>(
-    what: &str,
-    reader: impl std::io::Read,
-) -> Result<T> {
-    let de = &mut serde_json::Deserializer::from_reader(reader);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if path == "." || path.is_empty() {
-            anyhow::anyhow!("{what}: {inner}")
-        } else {
-            anyhow::anyhow!("{what}: {path}: {inner}")
+/// Deserializes JSON; errors read `<what>: <json.path>: <problem>`.
+///
+/// The path-tracking deserializer runs only once plain parsing has failed: it is a second
+/// copy of every deserializer, which the common path then never touches.
+pub fn parse_json<T: serde::de::DeserializeOwned>(what: &str, data: &[u8]) -> Result<T> {
+    match serde_json::from_slice(data) {
+        Ok(v) => Ok(v),
+        Err(_) => Err(json_error::<T>(what, data)),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn json_error<T: serde::de::DeserializeOwned>(what: &str, data: &[u8]) -> anyhow::Error {
+    let de = &mut serde_json::Deserializer::from_slice(data);
+    match serde_path_to_error::deserialize::<_, T>(de) {
+        Ok(_) => anyhow::anyhow!("{what}: invalid JSON"),
+        Err(e) => {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            if path == "." || path == "?" || path.is_empty() {
+                anyhow::anyhow!("{what}: {inner}")
+            } else {
+                anyhow::anyhow!("{what}: {path}: {inner}")
+            }
         }
-    })
+    }
+}
+
+/// Reads a whole (small) JSON file that is already open.
+pub fn slurp(mut f: impl std::io::Read) -> Result<Vec<u8>> {
+    let mut v = Vec::new();
+    f.read_to_end(&mut v).context("read")?;
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_errors_name_the_json_path() {
+        let bad = br#"{"process": {"args": ["sh"], "cwd": "/", "user": {"uid": "root"}}}"#;
+        let e = parse_json::<Spec>("config.json", bad).unwrap_err().to_string();
+        assert!(e.starts_with("config.json: process.user.uid: invalid type"), "{e}");
+        let e = parse_json::<Spec>("config.json", b"{").unwrap_err().to_string();
+        assert!(e.starts_with("config.json: EOF while parsing"), "{e}");
+        let ok: Spec = parse_json("config.json", br#"{"ociVersion": "1.0.2"}"#).unwrap();
+        assert_eq!(ok.version(), "1.0.2");
+    }
 }

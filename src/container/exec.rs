@@ -102,7 +102,7 @@ fn build_process(o: &ExecOpts, base: Option<&Process>) -> Result<Process> {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let mut p: Process = bundle::parse_json(&name, std::io::BufReader::new(f))?;
+        let mut p: Process = bundle::parse_json(&name, &crate::bundle::slurp(f)?)?;
         if o.tty {
             p.set_terminal(Some(true));
         }

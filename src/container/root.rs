@@ -159,7 +159,7 @@ impl ContainerDir {
             }
             Err(e) => return Err(e).context("reading state.json"),
         };
-        crate::bundle::parse_json("state.json", std::io::BufReader::new(f))
+        crate::bundle::parse_json("state.json", &crate::bundle::slurp(f)?)
     }
 
     /// Writes the state atomically: a reader sees the old or the new file, never a torn one.

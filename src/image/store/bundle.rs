@@ -224,7 +224,7 @@ pub fn container_of(store: &Store, bundle: &Path) -> Result<(String, ContainerIn
         )
     })?;
     let m: Marker =
-        crate::bundle::parse_json(&p.display().to_string(), std::io::BufReader::new(f))?;
+        crate::bundle::parse_json(&p.display().to_string(), &crate::bundle::slurp(f)?)?;
     let info = store
         .containers()?
         .into_iter()

@@ -99,7 +99,7 @@ impl Store {
     pub fn layer_meta(&self, d: &Digest) -> Result<LayerMeta> {
         let p = self.layer_dir(d).join("meta.json");
         let f = File::open(&p).with_context(|| format!("layer {d}: missing from the store"))?;
-        parse_json(&p.display().to_string(), std::io::BufReader::new(f))
+        parse_json(&p.display().to_string(), &crate::bundle::slurp(f)?)
     }
 
     pub fn container_dir(&self, id: &str) -> PathBuf {
@@ -116,7 +116,7 @@ impl Store {
     pub fn tags(&self) -> Result<BTreeMap<String, String>> {
         let p = self.root.join("tags.json");
         match File::open(&p) {
-            Ok(f) => parse_json(&p.display().to_string(), std::io::BufReader::new(f)),
+            Ok(f) => parse_json(&p.display().to_string(), &crate::bundle::slurp(f)?),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
             Err(e) => Err(e).with_context(|| p.display().to_string()),
         }
@@ -222,7 +222,7 @@ impl Store {
             if let Ok(f) = File::open(&p) {
                 out.push((
                     id,
-                    parse_json(&p.display().to_string(), std::io::BufReader::new(f))?,
+                    parse_json(&p.display().to_string(), &crate::bundle::slurp(f)?)?,
                 ));
             }
         }
