@@ -45,10 +45,12 @@ examples:
 	$(call apt_install,busybox-static)
 	bundle-examples/build-rootfs.sh
 
-# Startup time and peak memory against runc and crun (bench/run.sh).
+# Startup time and peak memory against runc and crun (bench/run.sh), then the image
+# companion's unpack against umoci and bundles from the store (bench/image.sh).
 bench: build
-	$(call apt_install,$(BENCH_PKGS) jq bc time)
-	XRUN=$(XRUN) bench/run.sh
+	$(call apt_install,$(BENCH_PKGS) jq time)
+	XRUN=$(XRUN) bash bench/run.sh
+	$(MAKE) bench-image
 
 clippy:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
