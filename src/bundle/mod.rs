@@ -107,9 +107,16 @@ mod tests {
     #[test]
     fn parse_errors_name_the_json_path() {
         let bad = br#"{"process": {"args": ["sh"], "cwd": "/", "user": {"uid": "root"}}}"#;
-        let e = parse_json::<Spec>("config.json", bad).unwrap_err().to_string();
-        assert!(e.starts_with("config.json: process.user.uid: invalid type"), "{e}");
-        let e = parse_json::<Spec>("config.json", b"{").unwrap_err().to_string();
+        let e = parse_json::<Spec>("config.json", bad)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("config.json: process.user.uid: invalid type"),
+            "{e}"
+        );
+        let e = parse_json::<Spec>("config.json", b"{")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("config.json: EOF while parsing"), "{e}");
         let ok: Spec = parse_json("config.json", br#"{"ociVersion": "1.0.2"}"#).unwrap();
         assert_eq!(ok.version(), "1.0.2");

@@ -223,8 +223,7 @@ pub fn container_of(store: &Store, bundle: &Path) -> Result<(String, ContainerIn
             bundle.display()
         )
     })?;
-    let m: Marker =
-        crate::bundle::parse_json(&p.display().to_string(), &crate::bundle::slurp(f)?)?;
+    let m: Marker = crate::bundle::parse_json(&p.display().to_string(), &crate::bundle::slurp(f)?)?;
     let info = store
         .containers()?
         .into_iter()
