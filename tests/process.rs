@@ -244,3 +244,19 @@ fn socket_activation_fds_are_passed() {
         "1 1\nactivated\n"
     );
 }
+
+#[test]
+fn session_keyring_unless_no_new_keyring() {
+    let env = Env::new();
+    // /proc/keys is masked by default; unmask it to look.
+    let b = env.bundle("keys", |s| {
+        s["linux"]["maskedPaths"] = json!([]);
+        args(s, &["/bin/cat", "/proc/keys"]);
+    });
+    let id = env.id("keys");
+    let keys = env.ok(&["run", "-b", b.to_str().unwrap(), &id]);
+    assert!(keys.contains(&format!("keyring   _ses.{id}:")), "{keys}");
+    let id2 = env.id("nokeys");
+    let keys = env.ok(&["run", "--no-new-keyring", "-b", b.to_str().unwrap(), &id2]);
+    assert!(!keys.contains(&format!("_ses.{id2}")), "{keys}");
+}
