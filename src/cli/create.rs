@@ -5,8 +5,9 @@ use anyhow::Result;
 use super::GlobalOpts;
 use crate::container::create::{create, CreateOpts};
 
+/// The flags `create` and `run` share.
 #[derive(clap::Args, Debug)]
-pub struct Args {
+pub struct CreateFlags {
     /// Path to the root of the bundle directory
     #[arg(short, long, default_value = ".")]
     pub bundle: PathBuf,
@@ -29,13 +30,13 @@ pub struct Args {
     pub id: String,
 }
 
-impl Args {
-    pub fn opts(&self) -> CreateOpts {
+impl CreateFlags {
+    pub fn opts(self) -> CreateOpts {
         CreateOpts {
-            id: self.id.clone(),
-            bundle: self.bundle.clone(),
-            console_socket: self.console_socket.clone(),
-            pid_file: self.pid_file.clone(),
+            id: self.id,
+            bundle: self.bundle,
+            console_socket: self.console_socket,
+            pid_file: self.pid_file,
             no_pivot: self.no_pivot,
             no_new_keyring: self.no_new_keyring,
             preserve_fds: self.preserve_fds,
@@ -43,7 +44,13 @@ impl Args {
     }
 }
 
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    pub flags: CreateFlags,
+}
+
 pub fn run(args: Args, g: &GlobalOpts) -> Result<i32> {
-    create(g, &args.opts())?;
+    create(g, &args.flags.opts())?;
     Ok(0)
 }

@@ -10,11 +10,7 @@ use super::GlobalOpts;
 use crate::cgroups;
 use crate::container::Root;
 
-#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Table,
-    Json,
-}
+use super::list::Format;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {

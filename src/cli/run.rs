@@ -1,49 +1,20 @@
-use std::path::PathBuf;
-
 use anyhow::Result;
 
+use super::create::CreateFlags;
 use super::GlobalOpts;
-use crate::container::create::CreateOpts;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Path to the root of the bundle directory
-    #[arg(short, long, default_value = ".")]
-    pub bundle: PathBuf,
-    /// Path to an AF_UNIX socket which will receive the pty master of the console
-    #[arg(long = "console-socket")]
-    pub console_socket: Option<PathBuf>,
+    #[command(flatten)]
+    pub flags: CreateFlags,
     /// Detach from the container's process
     #[arg(short, long)]
     pub detach: bool,
     /// Do not delete the container after it exits
     #[arg(long)]
     pub keep: bool,
-    /// Specify the file to write the process id to
-    #[arg(long = "pid-file")]
-    pub pid_file: Option<PathBuf>,
-    /// Do not use pivot root to jail process inside rootfs
-    #[arg(long = "no-pivot")]
-    pub no_pivot: bool,
-    /// Do not create a new session keyring for the container
-    #[arg(long = "no-new-keyring")]
-    pub no_new_keyring: bool,
-    /// Pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)
-    #[arg(long = "preserve-fds", default_value_t = 0)]
-    pub preserve_fds: u32,
-    /// The container id
-    pub id: String,
 }
 
 pub fn run(args: Args, g: &GlobalOpts) -> Result<i32> {
-    let opts = CreateOpts {
-        id: args.id.clone(),
-        bundle: args.bundle,
-        console_socket: args.console_socket,
-        pid_file: args.pid_file,
-        no_pivot: args.no_pivot,
-        no_new_keyring: args.no_new_keyring,
-        preserve_fds: args.preserve_fds,
-    };
-    crate::container::run::run(g, &opts, args.detach, args.keep)
+    crate::container::run::run(g, &args.flags.opts(), args.detach, args.keep)
 }
