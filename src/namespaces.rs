@@ -3,7 +3,7 @@
 
 use std::fs::File;
 use std::os::fd::AsFd;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use nix::sched::CloneFlags;
@@ -157,14 +157,6 @@ pub fn apply_sysctl(spec: &Spec, proc: &ProcFs) -> Result<()> {
             .with_context(|| format!("linux.sysctl[{k:?}]"))?;
     }
     Ok(())
-}
-
-/// The pid namespace's path for a process (for `exec` and for hooks).
-pub fn ns_path(pid: i32, name: &str) -> PathBuf {
-    Path::new("/proc")
-        .join(pid.to_string())
-        .join("ns")
-        .join(name)
 }
 
 #[cfg(test)]

@@ -3,14 +3,14 @@
 //! pts name as payload, as runc sends it), or, for a foreground `run`, to xrun itself, which
 //! relays it to its own stdio.
 
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
 use anyhow::{Context, Result};
 use nix::pty::{grantpt, posix_openpt, unlockpt, PtyMaster};
 
-use super::channel::{recv_bytes, send_bytes};
+use super::channel::send_bytes;
 
 pub struct Pty {
     pub master: OwnedFd,
@@ -98,11 +98,4 @@ pub fn send_master(sock: &impl AsRawFd, pty: &Pty) -> Result<()> {
         Some(pty.master.as_raw_fd()),
     )
     .context("send pty master over the console socket")
-}
-
-/// Receives a pty master from a console socket.
-pub fn recv_master(sock: &impl AsFd) -> Result<OwnedFd> {
-    let mut buf = [0u8; 4096];
-    let (_, fd) = recv_bytes(sock.as_fd().as_raw_fd(), &mut buf).context("receive pty master")?;
-    fd.context("the console socket message carried no pty master")
 }
