@@ -217,3 +217,49 @@ fn exec_errors() {
     let e = env.fails(&["exec", &id2]);
     assert!(e.contains("no command given"), "{e}");
 }
+
+#[test]
+fn exec_into_a_user_namespace() {
+    let env = Env::new();
+    let b = env.bundle("uexec", |s| {
+        s["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        s["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        s["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        args(s, &["/bin/sleep", "1000"]);
+    });
+    let id = env.id("uexec");
+    env.ok(&["run", "--detach", "-b", b.to_str().unwrap(), &id]);
+    let out = env.ok(&[
+        "exec",
+        "--user",
+        "1000:1000",
+        &id,
+        "/bin/sh",
+        "-c",
+        "id -u; cat /proc/self/uid_map",
+    ]);
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["1000", "0", "100000", "65536"]
+    );
+    // On the host the process runs as the mapped uid.
+    let pidfile = env.dir.path().join("u.pid");
+    env.ok(&[
+        "exec",
+        "--detach",
+        "--pid-file",
+        pidfile.to_str().unwrap(),
+        "--user",
+        "5",
+        &id,
+        "/bin/sleep",
+        "100",
+    ]);
+    let pid = std::fs::read_to_string(&pidfile).unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    assert_eq!(uid_line.split_whitespace().nth(1), Some("100005"));
+}
