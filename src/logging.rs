@@ -7,6 +7,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -25,6 +26,15 @@ struct Logger {
 }
 
 static LOGGER: OnceLock<Logger> = OnceLock::new();
+
+/// Set in a container's own processes (init, exec'd process) before they run anything of the
+/// container: their stderr is the container's, which our messages must not get into. They
+/// still log to `--log`.
+static CONTAINER_SIDE: AtomicBool = AtomicBool::new(false);
+
+pub fn container_side() {
+    CONTAINER_SIDE.store(true, Ordering::Relaxed);
+}
 
 /// Sets up the process-wide logger. A log file that cannot be opened falls back to stderr
 /// with a warning rather than failing the command.
@@ -108,6 +118,7 @@ fn emit(level: &str, msg: &str) {
                 let _ = f.write_all(line.as_bytes());
             }
         }
+        None if CONTAINER_SIDE.load(Ordering::Relaxed) => {}
         None => {
             let _ = std::io::stderr().write_all(line.as_bytes());
         }

@@ -69,6 +69,7 @@ pub fn run(args: InitArgs, chan: Channel, plan: Plan, proc: ProcFs) -> ! {
     // Until it execs, the init runs the runtime's binary: keep other processes (the
     // container's included) out of its /proc entries.
     let _ = nix::sys::prctl::set_dumpable(false);
+    crate::logging::container_side();
     let mut init = Init {
         args,
         chan,

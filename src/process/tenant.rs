@@ -128,6 +128,7 @@ fn run_tenant(
     proc: &ProcFs,
 ) -> Result<setup::Program> {
     let _ = nix::sys::prctl::set_dumpable(false);
+    crate::logging::container_side();
     let extra = t.extra_fds.total;
     chan.expect(Msg::Continue)?;
     crate::cgroups::join_self(&t.cgroup_join)?;
