@@ -73,10 +73,11 @@ conformance:
 	$(CARGO) build --release -p xrun-conformance
 	target/release/conformance --runtime $(RUNTIME) --xrun $(XRUN) --checker $(CHECKER)
 
-# Pure cgroup v2: the cgroup tests (and the lifecycle) in a throwaway QEMU VM booted with
+# Pure cgroup v2: the cgroup tests (and the lifecycle, and AppArmor, which Debian's kernel has on
+# in the VM) in a throwaway QEMU VM booted with
 # cgroup_no_v1=all (tests/vm/vm.sh). Built here, run there. A few minutes under TCG.
-VM_PKGS := qemu-system-x86 linux-image-amd64 busybox-static cpio kmod xz-utils procps util-linux
-CGROUPV2_TESTS := cgroup_lifecycle cgroup_resources lifecycle
+VM_PKGS := qemu-system-x86 linux-image-amd64 busybox-static cpio kmod xz-utils procps util-linux apparmor
+CGROUPV2_TESTS := cgroup_lifecycle cgroup_resources lifecycle lsm
 
 .PHONY: test-cgroupv2
 test-cgroupv2: export INITRD := No
