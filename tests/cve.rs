@@ -194,3 +194,105 @@ fn cve_2025_52881_sysctl_writes_reach_the_kernel() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&real.stdout), "1234\n");
 }
+
+/// Swaps `a` and `b` atomically (both exist) until `stop` is set.
+fn flip_until(a: &Path, b: &Path, stop: &std::sync::atomic::AtomicBool) -> u64 {
+    use std::os::unix::ffi::OsStrExt;
+    let c = |p: &Path| std::ffi::CString::new(p.as_os_str().as_bytes()).unwrap();
+    let (a, b) = (c(a), c(b));
+    let mut n = 0;
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        // SAFETY: two valid C strings; renameat2 only reads them.
+        let r = unsafe {
+            libc::renameat2(
+                libc::AT_FDCWD,
+                a.as_ptr(),
+                libc::AT_FDCWD,
+                b.as_ptr(),
+                libc::RENAME_EXCHANGE,
+            )
+        };
+        assert_eq!(r, 0, "{}", std::io::Error::last_os_error());
+        n += 1;
+    }
+    n
+}
+
+/// CVE-2021-30465: mount destinations whose parent is swapped, while the runtime works,
+/// between a directory and a symlink to a host directory. Neither the mkdir of a missing
+/// destination nor a mount may ever land on the host path: the container must see both of its
+/// tmpfs mounts (inside its root, wherever the symlink led), and the host directory stays empty.
+#[test]
+fn cve_2021_30465_mount_destination_symlink_race() {
+    let env = Env::new();
+    let outside = env.dir.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    let b = env.bundle("race", |s| {
+        let m = s["mounts"].as_array_mut().unwrap();
+        m.push(json!({"destination": "/race/sub", "type": "tmpfs", "source": "tmpfs"}));
+        m.push(json!({"destination": "/race2", "type": "tmpfs", "source": "tmpfs"}));
+        args(s, &["/bin/true"]);
+    });
+    let rootfs = b.join("rootfs");
+    std::fs::create_dir(rootfs.join("race")).unwrap();
+    symlink(&outside, rootfs.join("race.alt")).unwrap();
+    std::fs::create_dir(rootfs.join("race2")).unwrap();
+    symlink(&outside, rootfs.join("race2.alt")).unwrap();
+
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let out = outside.to_str().unwrap().to_string();
+    std::thread::scope(|t| {
+        let flips = [
+            t.spawn(|| flip_until(&rootfs.join("race"), &rootfs.join("race.alt"), &stop)),
+            t.spawn(|| flip_until(&rootfs.join("race2"), &rootfs.join("race2.alt"), &stop)),
+        ];
+        // Stops the flippers also when an assertion below fails (the scope joins them).
+        struct Stop<'a>(&'a std::sync::atomic::AtomicBool);
+        impl Drop for Stop<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        let guard = Stop(&stop);
+        for i in 0..25 {
+            let id = env.id(&format!("race{i}"));
+            let o = env.xrun(&["create", "-b", b.to_str().unwrap(), &id]);
+            if !o.status.success() {
+                // Losing the race may fail the create; it must leave nothing behind.
+                assert!(!env.root.join(&id).exists(), "{}", stderr(&o));
+                continue;
+            }
+            let mi = env.ok(&["exec", &id, "/bin/cat", "/proc/self/mountinfo"]);
+            let tmpfs: Vec<&str> = mi
+                .lines()
+                .filter(|l| l.contains(" - tmpfs tmpfs "))
+                .map(|l| l.split(' ').nth(4).unwrap())
+                .collect();
+            // The swap may have moved the directory after the mount (`.alt`); a symlink that
+            // was followed leads to the host path's twin inside the root.
+            let sub = format!("{out}/sub");
+            assert!(
+                tmpfs
+                    .iter()
+                    .any(|m| ["/race/sub", "/race.alt/sub", &sub].contains(m)),
+                "/race/sub is not mounted in the container: {tmpfs:?}"
+            );
+            assert!(
+                tmpfs
+                    .iter()
+                    .any(|m| ["/race2", "/race2.alt", &out].contains(m)),
+                "/race2 is not mounted in the container: {tmpfs:?}"
+            );
+            env.ok(&["delete", "--force", &id]);
+        }
+        drop(guard);
+        for f in flips {
+            assert!(f.join().unwrap() > 0);
+        }
+    });
+    assert_eq!(
+        std::fs::read_dir(&outside).unwrap().count(),
+        0,
+        "the runtime created something on the host"
+    );
+}
