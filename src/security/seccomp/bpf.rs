@@ -20,7 +20,7 @@ use seccompiler::{
     SeccompFilter, SeccompRule, TargetArch,
 };
 
-use super::profile::{Abi, Cond, Group, Op, Profile, X32_SYSCALL_BIT};
+use super::profile::{Abi, Cond, Entry, Group, Op, Profile, X32_SYSCALL_BIT};
 
 pub const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 pub const AUDIT_ARCH_I386: u32 = 0x4000_0003;
@@ -70,26 +70,28 @@ fn severity(ret: u32) -> i32 {
     (ret & libc::SECCOMP_RET_ACTION_FULL) as i32
 }
 
-fn leaf<'a>(nr: u32, groups: &'a [Group], default: u32) -> Leaf<'a> {
-    let mut sorted: Vec<&Group> = groups.iter().collect();
+/// A syscall's answer. Among conditional rules of different actions, the most severe
+/// matching one wins, as if each action were a filter of its own (libseccomp's answer for
+/// overlapping conditions depends on the shape of its decision tree; the profiles runtimes
+/// get do not overlap them).
+fn leaf<'a>(nr: u32, e: &'a Entry, default: u32) -> Leaf<'a> {
+    if let Some(ret) = e.always {
+        return Leaf::Ret(ret);
+    }
+    let mut groups: Vec<&Group> = e.groups.iter().collect();
     // Stable: among equally severe actions (two errno values), the first in the config wins.
-    sorted.sort_by_key(|g| severity(g.ret));
-    let mut fallback = default;
-    if let Some(i) = sorted.iter().position(|g| g.always()) {
-        fallback = sorted[i].ret;
-        sorted.truncate(i);
+    groups.sort_by_key(|g| severity(g.ret));
+    // Trailing checks that would answer the default anyway change nothing.
+    while groups.last().is_some_and(|g| g.ret == default) {
+        groups.pop();
     }
-    // Trailing checks that would answer the fallback anyway change nothing.
-    while sorted.last().is_some_and(|g| g.ret == fallback) {
-        sorted.pop();
-    }
-    if sorted.is_empty() {
-        Leaf::Ret(fallback)
+    if groups.is_empty() {
+        Leaf::Ret(default)
     } else {
         Leaf::Check {
             nr,
-            groups: sorted,
-            fallback,
+            groups,
+            fallback: default,
         }
     }
 }
@@ -231,7 +233,10 @@ fn tree(segs: &[(u32, Leaf)], abi: Abi) -> Result<Vec<sock_filter>> {
 
 /// Compiles the profile into one program.
 pub fn assemble(p: &Profile) -> Result<Vec<sock_filter>> {
-    let x86_64 = tree(&segments(p, Abi::X86_64, 0, X32_SYSCALL_BIT - 1), Abi::X86_64)?;
+    let x86_64 = tree(
+        &segments(p, Abi::X86_64, 0, X32_SYSCALL_BIT - 1),
+        Abi::X86_64,
+    )?;
     let x32 = if p.x32 {
         tree(&segments(p, Abi::X32, X32_SYSCALL_BIT, u32::MAX), Abi::X32)?
     } else {

@@ -14,8 +14,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use nix::sys::socket::{
-    connect, sendmsg, socket, AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType,
-    UnixAddr,
+    connect, sendmsg, socket, AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType, UnixAddr,
 };
 use oci_spec::runtime::{LinuxSeccomp, Spec};
 use serde_json::{json, Value};
@@ -24,8 +23,8 @@ use serde_json::{json, Value};
 pub struct Listener {
     sock: OwnedFd,
     metadata: String,
-    /// The container's state; the process fills in its pid where the runtime did not know it.
-    pub state: Value,
+    /// The container's state; the process fills in its own pid when it sends it.
+    state: Value,
 }
 
 /// The runtime-spec state of the container, as the listener gets it.
@@ -66,16 +65,24 @@ pub fn connect_listener(s: &LinuxSeccomp, state: Value) -> Result<Listener> {
 }
 
 impl Listener {
-    /// Sends the container process state and the notification descriptor of process `pid`.
-    pub fn send(&self, notify_fd: &OwnedFd, pid: i32) -> Result<()> {
-        let msg = json!({
-            "ociVersion": self.state["ociVersion"],
+    /// The container process state of process `pid` (as the host sees it), to send with the
+    /// descriptor. Made before the filter is loaded: nothing but the `sendmsg` may run between
+    /// loading and the handoff, or a notified call would wait for a listener that cannot hear it.
+    pub fn message(&self, pid: i32) -> String {
+        let mut state = self.state.clone();
+        state["pid"] = json!(pid);
+        json!({
+            "ociVersion": state["ociVersion"],
             "fds": ["seccompFd"],
             "pid": pid,
             "metadata": self.metadata,
-            "state": self.state,
+            "state": state,
         })
-        .to_string();
+        .to_string()
+    }
+
+    /// Sends `msg` (from [`Listener::message`]) with the notification descriptor.
+    pub fn send(&self, notify_fd: &OwnedFd, msg: &str) -> Result<()> {
         let fds = [notify_fd.as_raw_fd()];
         let n = sendmsg::<()>(
             self.sock.as_raw_fd(),
@@ -95,9 +102,5 @@ impl Listener {
             }
         }
         Ok(())
-    }
-
-    pub fn raw_fd(&self) -> std::os::fd::RawFd {
-        self.sock.as_raw_fd()
     }
 }

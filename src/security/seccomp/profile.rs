@@ -77,9 +77,32 @@ pub struct Group {
     pub rules: Vec<Rule>,
 }
 
-impl Group {
-    pub fn always(&self) -> bool {
-        self.rules.iter().any(|r| r.is_empty())
+/// What one syscall gets, as libseccomp keeps it: an unconditional rule replaces every
+/// conditional one and nothing added later changes it; conditional rules add up.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Entry {
+    pub always: Option<u32>,
+    /// Conditional rules by action, in config order.
+    pub groups: Vec<Group>,
+}
+
+impl Entry {
+    fn add(&mut self, ret: u32, rules: &[Rule]) {
+        if self.always.is_some() {
+            return;
+        }
+        if rules.is_empty() {
+            self.always = Some(ret);
+            self.groups.clear();
+            return;
+        }
+        match self.groups.iter_mut().find(|g| g.ret == ret) {
+            Some(g) => g.rules.extend(rules.iter().cloned()),
+            None => self.groups.push(Group {
+                ret,
+                rules: rules.to_vec(),
+            }),
+        }
     }
 }
 
@@ -92,8 +115,8 @@ pub struct Profile {
     pub bad_arch: u32,
     pub i386: bool,
     pub x32: bool,
-    /// Per ABI (indexed by `Abi as usize`): syscall number to its groups, in config order.
-    pub calls: [BTreeMap<u32, Vec<Group>>; 3],
+    /// Per ABI (indexed by `Abi as usize`): syscall number to what it gets.
+    pub calls: [BTreeMap<u32, Entry>; 3],
     /// Per ABI: calls numbered above this get ENOSYS instead of the default action, so a
     /// program can tell "too new for this profile" from "denied" and fall back (as runc does).
     pub enosys_above: [Option<u32>; 3],
@@ -139,13 +162,12 @@ pub fn lookup(name: &str) -> Option<&'static (&'static str, u16, u16, u16)> {
         .map(|i| &TABLE[i])
 }
 
-/// The rules of one `syscalls[]` entry: its conditions all hold. runc's exception is kept: when
-/// two conditions test the same argument, libseccomp cannot AND them, so each becomes a rule
-/// of its own (any of them matching is a match).
-fn rules_of(args: &[oci_spec::runtime::LinuxSeccompArg], at: &str) -> Result<Vec<Rule>> {
+/// The rules of one `syscalls[]` entry: its conditions all hold; none for a rule without
+/// conditions. runc's exception is kept: when two conditions test the same argument, each
+/// becomes a rule of its own (any of them matching is a match). `None` when no rule can ever
+/// match: a masked comparison whose value has bits outside the mask never holds.
+fn rules_of(args: &[oci_spec::runtime::LinuxSeccompArg], at: &str) -> Result<Option<Vec<Rule>>> {
     let mut conds = Vec::with_capacity(args.len());
-    // A masked comparison whose value has bits outside the mask can never hold.
-    let mut never = false;
     for (j, a) in args.iter().enumerate() {
         let index = a.index();
         if index > 5 {
@@ -158,11 +180,7 @@ fn rules_of(args: &[oci_spec::runtime::LinuxSeccompArg], at: &str) -> Result<Vec
             Operator::ScmpCmpEq => (Op::Eq, a.value()),
             Operator::ScmpCmpGe => (Op::Ge, a.value()),
             Operator::ScmpCmpGt => (Op::Gt, a.value()),
-            Operator::ScmpCmpMaskedEq => {
-                let (mask, want) = (a.value(), a.value_two().unwrap_or(0));
-                never |= want & !mask != 0;
-                (Op::MaskedEq(mask), want)
-            }
+            Operator::ScmpCmpMaskedEq => (Op::MaskedEq(a.value()), a.value_two().unwrap_or(0)),
         };
         conds.push(Cond {
             index: index as u8,
@@ -170,25 +188,29 @@ fn rules_of(args: &[oci_spec::runtime::LinuxSeccompArg], at: &str) -> Result<Vec
             value,
         });
     }
+    let possible = |c: &Cond| !matches!(c.op, Op::MaskedEq(m) if c.value & !m != 0);
     let mut seen = [false; 6];
     let repeated = conds
         .iter()
         .any(|c| std::mem::replace(&mut seen[c.index as usize], true));
-    Ok(if repeated {
+    let rules: Vec<Rule> = if conds.is_empty() {
+        return Ok(Some(Vec::new()));
+    } else if repeated {
         conds
             .into_iter()
-            .filter(|c| !matches!(c.op, Op::MaskedEq(m) if c.value & !m != 0))
+            .filter(possible)
             .map(|c| vec![c])
             .collect()
-    } else if never {
-        Vec::new()
-    } else {
+    } else if conds.iter().all(possible) {
         vec![conds]
-    })
+    } else {
+        Vec::new()
+    };
+    Ok((!rules.is_empty()).then_some(rules))
 }
 
-/// Checks `s` and resolves it. Unknown syscall names are skipped with a warning, as runc does:
-/// a profile may name calls this kernel generation does not have.
+/// Checks `s` and resolves it. Unknown syscall names are skipped (logged at debug level), as
+/// runc does: a profile may name calls this kernel generation or architecture does not have.
 pub fn parse(s: &LinuxSeccomp) -> Result<Profile> {
     const AT: &str = "linux.seccomp";
     if s.default_action() == Action::ScmpActNotify {
@@ -237,9 +259,15 @@ pub fn parse(s: &LinuxSeccomp) -> Result<Profile> {
                 bail!("{at}.action: SCMP_ACT_NOTIFY cannot be used for {n}: xrun sends the listener its descriptor with it");
             }
         }
+        // As runc: a rule with the default action changes nothing (libseccomp refuses it),
+        // not even an earlier conditional rule it would otherwise replace.
+        let rules = rules.filter(|_| ret != default);
         for (j, name) in call.names().iter().enumerate() {
+            if name.is_empty() {
+                bail!("{at}.names[{j}]: must not be empty");
+            }
             let Some(entry) = lookup(name) else {
-                crate::logging::warning(&format!(
+                crate::logging::debug(&format!(
                     "{at}.names[{j}]: unknown syscall {name:?} ignored"
                 ));
                 continue;
@@ -251,17 +279,8 @@ pub fn parse(s: &LinuxSeccomp) -> Result<Profile> {
                 let k = abi as usize;
                 last[k] = last[k].max(nr);
                 known[k] = true;
-                if rules.is_empty() && !call.args().as_ref().is_none_or(|a| a.is_empty()) {
-                    // Every rule of this entry can never match: it changes nothing.
-                    continue;
-                }
-                let groups = p.calls[k].entry(nr).or_default();
-                match groups.iter_mut().find(|g| g.ret == ret) {
-                    Some(g) => g.rules.extend(rules.iter().cloned()),
-                    None => groups.push(Group {
-                        ret,
-                        rules: rules.clone(),
-                    }),
+                if let Some(rules) = &rules {
+                    p.calls[k].entry(nr).or_default().add(ret, rules);
                 }
             }
         }
