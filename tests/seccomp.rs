@@ -47,6 +47,12 @@ fn errno_with_errno_ret_is_what_the_program_sees() {
             s["root"]["readonly"] = json!(false);
             s["process"]["noNewPrivileges"] = json!(nnp);
             s["linux"]["seccomp"] = profile.clone();
+            // With every flag but WAIT_KILLABLE_RECV (the notify test has that one).
+            s["linux"]["seccomp"]["flags"] = json!([
+                "SECCOMP_FILTER_FLAG_LOG",
+                "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+                "SECCOMP_FILTER_FLAG_TSYNC"
+            ]);
             sh(s, script);
         });
         let out = run(&env, &b, "errno");
@@ -95,54 +101,16 @@ fn kill_actions_end_the_process_with_sigsys() {
 /// x86_64 call but the privileged ones, and Docker's argument rules (socket, personality,
 /// clone) and clone3's ENOSYS.
 fn docker_like() -> Value {
+    #[rustfmt::skip]
     const DENIED: &[&str] = &[
-        "acct",
-        "add_key",
-        "bpf",
-        "clock_adjtime",
-        "clock_settime",
-        "clone",
-        "clone3",
-        "create_module",
-        "delete_module",
-        "finit_module",
-        "fsconfig",
-        "fsmount",
-        "fsopen",
-        "fspick",
-        "init_module",
-        "ioperm",
-        "iopl",
-        "kcmp",
-        "kexec_file_load",
-        "kexec_load",
-        "keyctl",
-        "lookup_dcookie",
-        "mount",
-        "mount_setattr",
-        "move_mount",
-        "open_by_handle_at",
-        "open_tree",
-        "perf_event_open",
-        "personality",
-        "pivot_root",
-        "process_vm_readv",
-        "process_vm_writev",
-        "ptrace",
-        "quotactl",
-        "reboot",
-        "request_key",
-        "setdomainname",
-        "sethostname",
-        "setns",
-        "settimeofday",
-        "socket",
-        "swapoff",
-        "swapon",
-        "syslog",
-        "umount2",
-        "unshare",
-        "userfaultfd",
+        "acct", "add_key", "bpf", "clock_adjtime", "clock_settime", "clone", "clone3",
+        "create_module", "delete_module", "finit_module", "fsconfig", "fsmount", "fsopen",
+        "fspick", "init_module", "ioperm", "iopl", "kcmp", "kexec_file_load", "kexec_load",
+        "keyctl", "lookup_dcookie", "mount", "mount_setattr", "move_mount", "open_by_handle_at",
+        "open_tree", "perf_event_open", "personality", "pivot_root", "process_vm_readv",
+        "process_vm_writev", "ptrace", "quotactl", "reboot", "request_key", "setdomainname",
+        "sethostname", "setns", "settimeofday", "socket", "swapoff", "swapon", "syslog",
+        "umount2", "unshare", "userfaultfd",
     ];
     let header = "/usr/include/x86_64-linux-gnu/asm/unistd_64.h";
     let text = std::fs::read_to_string(header).expect("linux-libc-dev's syscall numbers");
@@ -278,6 +246,45 @@ fn exec_gets_the_containers_filter() {
     std::fs::write(&p, process.to_string()).unwrap();
     let out = env.xrun(&["exec", "--process", p.to_str().unwrap(), &id]);
     assert_eq!(stdout(&out), "rc=1\nSeccomp:\t2\n", "{}", stderr(&out));
+}
+
+#[test]
+fn a_user_namespace_gets_the_filter_too() {
+    let env = Env::new();
+    let script = "mkdir /tmp/u; echo rc=$?; grep ^Seccomp: /proc/self/status";
+    for nnp in [false, true] {
+        let b = env.bundle(&format!("userns-{nnp}"), |s| {
+            s["process"]["noNewPrivileges"] = json!(nnp);
+            s["linux"]["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"type": "user"}));
+            let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+            s["linux"]["uidMappings"] = map.clone();
+            s["linux"]["gidMappings"] = map;
+            s["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW",
+                "syscalls": [errno_rule(&["mkdir", "mkdirat"], libc::EDQUOT as u32)]});
+            args(s, &["/bin/sleep", "1000"]);
+        });
+        let id = env.id("userns");
+        env.ok(&["run", "--detach", "-b", b.to_str().unwrap(), &id]);
+        let init = env.state(&id)["pid"].as_i64().unwrap();
+        let status = std::fs::read_to_string(format!("/proc/{init}/status")).unwrap();
+        assert!(status.contains("Seccomp:\t2\n"), "nnp {nnp}: {status}");
+        let out = env.xrun(&["exec", &id, "/bin/sh", "-c", script]);
+        assert_eq!(
+            stdout(&out),
+            "rc=1\nSeccomp:\t2\n",
+            "nnp {nnp}: {}",
+            stderr(&out)
+        );
+        assert!(
+            stderr(&out).contains("Disk quota exceeded"),
+            "{}",
+            stderr(&out)
+        );
+        env.ok(&["delete", "--force", &id]);
+    }
 }
 
 #[test]
@@ -441,6 +448,15 @@ fn agent(path: &Path, answers: Vec<(i32, i64)>) -> std::thread::JoinHandle<(Valu
             };
             assert_eq!(r, 0, "NOTIF_RECV: {}", std::io::Error::last_os_error());
             seen.push(req.data.nr);
+            if seen.len() == 1 {
+                // The state's pid is the container's process as the host sees it.
+                let pid = state["pid"].as_i64().unwrap();
+                let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+                assert!(
+                    String::from_utf8_lossy(&cmdline).contains("rc1="),
+                    "{cmdline:?}"
+                );
+            }
             let mut resp = libc::seccomp_notif_resp {
                 id: req.id,
                 val,
