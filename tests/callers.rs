@@ -140,6 +140,18 @@ fn docker_runs_containers_with_xrun() {
         "exit 5",
     ]));
     assert_eq!(o.status.code(), Some(5));
+    // Docker's default seccomp profile is applied (and everything here runs under it).
+    let seccomp = |extra: &[&str]| {
+        let mut a = vec!["run", "--runtime", "xrun", "--rm"];
+        a.extend(extra);
+        a.extend(["xrun-test:bb", "grep", "^Seccomp:", "/proc/self/status"]);
+        ok(&mut dk.docker(&a))
+    };
+    assert_eq!(seccomp(&[]), "Seccomp:\t2\n");
+    assert_eq!(
+        seccomp(&["--security-opt", "seccomp=unconfined"]),
+        "Seccomp:\t0\n"
+    );
 
     // Detached, exec, top (ps), pause/unpause, resources, stop, rm.
     ok(&mut dk.docker(&[
@@ -160,6 +172,10 @@ fn docker_runs_containers_with_xrun() {
     assert_eq!(
         ok(&mut dk.docker(&["exec", "bg", "cat", "/proc/1/comm"])),
         "sleep\n"
+    );
+    assert_eq!(
+        ok(&mut dk.docker(&["exec", "bg", "grep", "^Seccomp:", "/proc/self/status"])),
+        "Seccomp:\t2\n"
     );
     assert!(ok(&mut dk.docker(&["top", "bg"])).contains("sleep 1000"));
     ok(&mut dk.docker(&["pause", "bg"]));
@@ -251,6 +267,16 @@ fn podman_runs_containers_with_xrun() {
     assert_eq!(
         ok(&mut podman(&["exec", "bg", "cat", "/proc/1/comm"])),
         "sleep\n"
+    );
+    assert_eq!(
+        ok(&mut podman(&[
+            "exec",
+            "bg",
+            "grep",
+            "^Seccomp:",
+            "/proc/self/status"
+        ])),
+        "Seccomp:\t2\n"
     );
     ok(&mut podman(&["pause", "bg"]));
     ok(&mut podman(&["unpause", "bg"]));

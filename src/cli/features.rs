@@ -32,7 +32,7 @@ pub fn run(_args: Args, _g: &GlobalOpts) -> Result<i32> {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             "capabilities": caps::all().iter().map(|c| c.to_string()).collect::<std::collections::BTreeSet<_>>(),
             "cgroup": cgroup_features(),
-            "seccomp": {"enabled": false},
+            "seccomp": crate::security::seccomp::features(),
             "apparmor": {"enabled": lsm::apparmor_enabled()},
             "selinux": {"enabled": lsm::selinux_enabled()},
             "intelRdt": {"enabled": false},

@@ -18,7 +18,7 @@ use crate::namespaces::Plan;
 use crate::process::channel::Msg;
 use crate::process::launch::{self, Placement, Spawned};
 use crate::process::{console, exec_fifo, fds, InitArgs, StartGate};
-use crate::security::lsm;
+use crate::security::{lsm, seccomp};
 
 pub struct CreateOpts {
     pub id: String,
@@ -106,6 +106,8 @@ pub fn create_container(g: &GlobalOpts, o: &CreateOpts, mode: Mode) -> Result<Cr
         Some(p) => Some(console::connect_socket(p)?),
         None => None,
     };
+    let seccomp = seccomp::prepare(&b.spec, &o.id, &b.dir, "creating")?;
+    logging::mark("seccomp compiled");
 
     let root = Root::new(&g.root);
     let mut undo = Undo {
@@ -161,6 +163,7 @@ pub fn create_container(g: &GlobalOpts, o: &CreateOpts, mode: Mode) -> Result<Cr
         no_new_keyring: o.no_new_keyring,
         cgroup_mounts: &cgroup_mounts,
         cgroup_join: cgroup.self_join_files()?,
+        seccomp: seccomp.as_ref(),
     };
     let place = |pid: i32| {
         let r = cgroup.add_pid(pid);

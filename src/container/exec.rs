@@ -13,7 +13,7 @@ use crate::cgroups;
 use crate::cli::GlobalOpts;
 use crate::process::tenant::{self, Tenant};
 use crate::process::{console, fds, wait};
-use crate::security::{lsm, user};
+use crate::security::{lsm, seccomp, user};
 
 pub struct ExecOpts {
     pub id: String,
@@ -63,6 +63,8 @@ pub fn exec(g: &GlobalOpts, o: &ExecOpts) -> Result<i32> {
         Some(_) => bail!("--console-socket needs a terminal (--tty or process.terminal)"),
         None => None,
     };
+    // Every process of the container gets its filter (exec's process.json has none of its own).
+    let seccomp = seccomp::prepare(&state.config, &o.id, &state.bundle, "running")?;
     let init = open_init(&state)?.context("container not running")?;
     let mut cgroup = cgroups::Manager::load(state.cgroup.as_ref())?;
     cgroup.open_clone_target()?;
@@ -75,6 +77,7 @@ pub fn exec(g: &GlobalOpts, o: &ExecOpts) -> Result<i32> {
         console_socket,
         extra_fds,
         cgroup_join: cgroup.self_join_files()?,
+        seccomp: seccomp.as_ref(),
     };
     let sfd = if o.detach {
         None

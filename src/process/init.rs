@@ -17,6 +17,7 @@ use crate::hooks;
 use crate::namespaces::{self, Plan};
 use crate::rootfs::{self, resolve, RootfsCtx};
 use crate::security::procfs::ProcFs;
+use crate::security::seccomp::Stage;
 
 /// The init's working state, built up step by step.
 pub struct Init<'a> {
@@ -30,7 +31,8 @@ pub struct Init<'a> {
 
 type Step = (&'static str, fn(&mut Init) -> Result<()>);
 
-/// The steps, in order. New steps (seccomp, ...) take their place in this list.
+/// The steps, in order. The seccomp filter is loaded at one of its three places (see
+/// [`Stage`]): as late as the config allows.
 const STEPS: &[Step] = &[
     ("wait for the runtime", wait_for_runtime),
     ("join the cgroups", |i| {
@@ -53,15 +55,18 @@ const STEPS: &[Step] = &[
     ("process", |i| {
         setup::apply_privileged(i.args.process, &i.proc)
     }),
+    ("linux.seccomp", |i| seccomp(i, Stage::Privileged)),
     ("process", |i| {
         setup::drop_privileges(i.args.process, &i.proc)
     }),
     ("process.cwd", |i| setup::enter_cwd(i.args.process)),
     ("process.args", find_program),
+    ("linux.seccomp", |i| seccomp(i, Stage::Handoff)),
     ("close descriptors", close_descriptors),
     ("report created", report_created),
     ("wait for start", wait_for_start),
     ("startContainer hooks", start_container_hooks),
+    ("linux.seccomp", |i| seccomp(i, Stage::Exec)),
 ];
 
 /// Runs the init to the user's program; never returns.
@@ -248,6 +253,13 @@ fn session_keyring(i: &mut Init) -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn seccomp(i: &mut Init, stage: Stage) -> Result<()> {
+    match i.args.seccomp {
+        Some(s) => s.apply(stage, setup::no_new_privs(i.args.process), &i.proc),
+        None => Ok(()),
+    }
 }
 
 fn find_program(i: &mut Init) -> Result<()> {

@@ -53,4 +53,6 @@ pub struct InitArgs<'a> {
     pub cgroup_mounts: &'a crate::cgroups::ContainerMounts,
     /// cgroup v1 `tasks` files the init writes itself into (see `cgroups::join_self`).
     pub cgroup_join: Vec<OwnedFd>,
+    /// `linux.seccomp`, compiled (and its listener connected) before anything was made.
+    pub seccomp: Option<&'a crate::security::seccomp::Seccomp>,
 }

@@ -1,7 +1,9 @@
 //! The per-process steps the init and `exec` share, in the order they must run: privileged
 //! settings first (rlimits, oom score, io priority, scheduler, LSM labels), then the
 //! bounding set, the user change, the capability sets and no_new_privs, then the working
-//! directory and the program. Seccomp slots in last, after no_new_privs.
+//! directory and the program. The seccomp filter is loaded before the capabilities are
+//! dropped without no_new_privs, and right before the program runs with it (see
+//! `security::seccomp::Stage`).
 
 use std::ffi::CString;
 use std::os::fd::AsRawFd;
@@ -54,10 +56,14 @@ pub fn drop_privileges(p: &Process, proc: &ProcFs) -> Result<()> {
         .unwrap_or(true);
     user::switch(p.user(), setgroups_allowed).context("user")?;
     capabilities::apply(&caps).context("capabilities")?;
-    if p.no_new_privileges().unwrap_or(false) {
+    if no_new_privs(p) {
         nix::sys::prctl::set_no_new_privs().context("noNewPrivileges")?;
     }
     Ok(())
+}
+
+pub fn no_new_privs(p: &Process) -> bool {
+    p.no_new_privileges().unwrap_or(false)
 }
 
 /// Changes into `process.cwd`, resolved inside the container's root: never through a magic

@@ -15,6 +15,7 @@ use super::{fds, setup};
 use crate::cgroups;
 use crate::namespaces::Plan;
 use crate::security::procfs::ProcFs;
+use crate::security::seccomp::{Seccomp, Stage};
 use crate::syscall::{clone3, CloneOpts, CloneResult};
 
 pub struct Tenant<'a> {
@@ -26,6 +27,8 @@ pub struct Tenant<'a> {
     pub extra_fds: fds::ExtraFds,
     /// cgroup v1 `tasks` files the process writes itself into.
     pub cgroup_join: Vec<OwnedFd>,
+    /// The container's `linux.seccomp`, which every process of it gets.
+    pub seccomp: Option<&'a Seccomp>,
 }
 
 pub struct SpawnedTenant {
@@ -80,7 +83,10 @@ pub fn spawn(t: &Tenant, cgroup: &cgroups::Manager) -> Result<SpawnedTenant> {
         CloneResult::Child => {
             drop(chan);
             let res = run_tenant(t, &child_chan, flags - for_children, &proc);
-            let msg = match res {
+            let msg = match res.and_then(|prog| {
+                seccomp(t, Stage::Exec, &proc).context("linux.seccomp")?;
+                Ok(prog)
+            }) {
                 Err(e) => e,
                 Ok(prog) => setup::exec(&prog),
             };
@@ -151,13 +157,22 @@ fn run_tenant(
         }
         console::become_session_leader_on(&pty.slave)?;
     }
+    seccomp(t, Stage::Privileged, proc).context("linux.seccomp")?;
     setup::drop_privileges(t.process, proc)?;
     setup::enter_cwd(t.process)?;
     let mut env = Vec::new();
     fds::listen_env(t.extra_fds.listen, &mut env);
     let prog = setup::resolve_program(t.process, &env)?;
+    seccomp(t, Stage::Handoff, proc).context("linux.seccomp")?;
     fds::close_all_except(extra, &[chan.raw_fd()])?;
     crate::syscall::cloexec_from(3 + extra)?;
     fds::keep_across_exec(extra)?;
     Ok(prog)
+}
+
+fn seccomp(t: &Tenant, stage: Stage, proc: &ProcFs) -> Result<()> {
+    match t.seccomp {
+        Some(s) => s.apply(stage, setup::no_new_privs(t.process), proc),
+        None => Ok(()),
+    }
 }

@@ -7,4 +7,5 @@ pub mod lsm;
 pub mod procfs;
 pub mod rlimits;
 pub mod sched;
+pub mod seccomp;
 pub mod user;

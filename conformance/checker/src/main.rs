@@ -27,6 +27,7 @@ fn main() {
     checks::paths::check(&ctx, &mut t);
     checks::mounts::check(&ctx, &mut t);
     checks::devices::check(&ctx, &mut t);
+    checks::seccomp::check(&ctx, &mut t);
     let ok = t.finish();
     std::process::exit(if ok { 0 } else { 1 });
 }

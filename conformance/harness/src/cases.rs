@@ -130,6 +130,15 @@ pub const CASES: &[Case] = &[
         }
         Ok(())
     }),
+    case("seccomp", "linux.seccomp: errno rules, loaded right before exec (no_new_privs)", |s, _| {
+        s["linux"]["seccomp"] = seccomp_profile();
+        Ok(())
+    }),
+    case("seccomp-privileged", "linux.seccomp without no_new_privs: loaded before the capabilities drop", |s, _| {
+        s["process"]["noNewPrivileges"] = json!(false);
+        s["linux"]["seccomp"] = seccomp_profile();
+        Ok(())
+    }),
     Case {
         name: "self-test",
         about: "the checker is given a config that differs from the one applied: it must fail exactly there",
@@ -138,6 +147,21 @@ pub const CASES: &[Case] = &[
         tamper: Some((tamper, TAMPERED)),
     },
 ];
+
+/// Errno rules the checker probes (calls on a bad descriptor), among a few others.
+fn seccomp_profile() -> Value {
+    json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "syscalls": [
+            {"names": ["fsync", "fdatasync"], "action": "SCMP_ACT_ERRNO", "errnoRet": 122},
+            {"names": ["flock", "no_such_call"], "action": "SCMP_ACT_ERRNO"},
+            {"names": ["acct"], "action": "SCMP_ACT_KILL_PROCESS"},
+            {"names": ["personality"], "action": "SCMP_ACT_ERRNO",
+             "args": [{"index": 0, "value": 0x0040_0000, "op": "SCMP_CMP_MASKED_EQ", "valueTwo": 0x0040_0000}]}
+        ]
+    })
+}
 
 /// What `tamper` changes, as the descriptions of the checks that must fail.
 const TAMPERED: &[&str] = &[

@@ -6,3 +6,4 @@ pub mod mounts;
 pub mod namespaces;
 pub mod paths;
 pub mod process;
+pub mod seccomp;
