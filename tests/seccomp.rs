@@ -4,8 +4,7 @@
 
 mod common;
 
-use std::io::IoSliceMut;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::symlink;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
@@ -402,32 +401,18 @@ fn agent(path: &Path, answers: Vec<(i32, i64)>) -> std::thread::JoinHandle<(Valu
         );
         let (conn, _) = listener.accept().unwrap();
         let mut data = Vec::new();
-        let mut fd: Option<RawFd> = None;
+        let mut fd: Option<OwnedFd> = None;
         let state = loop {
             let mut buf = [0u8; 8192];
-            let mut iov = [IoSliceMut::new(&mut buf)];
-            let mut space = nix::cmsg_space!([RawFd; 1]);
-            let msg = nix::sys::socket::recvmsg::<()>(
-                conn.as_raw_fd(),
-                &mut iov,
-                Some(&mut space),
-                nix::sys::socket::MsgFlags::empty(),
-            )
-            .unwrap();
-            for c in msg.cmsgs().unwrap() {
-                if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = c {
-                    fd = fds.first().copied();
-                }
-            }
-            let n = msg.bytes;
+            let (n, got) = recv_with_fd(&conn, &mut buf);
+            fd = fd.or(got);
             assert!(n > 0, "connection closed before the state arrived");
             data.extend_from_slice(&buf[..n]);
             if let Ok(v) = serde_json::from_slice::<Value>(&data) {
                 break v;
             }
         };
-        // SAFETY: received just now, ours alone.
-        let notify = unsafe { OwnedFd::from_raw_fd(fd.expect("no descriptor received")) };
+        let notify = fd.expect("no descriptor received");
         let mut seen = Vec::new();
         for (error, val) in answers {
             let mut pfd = libc::pollfd {

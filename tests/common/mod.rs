@@ -310,31 +310,40 @@ impl ConsoleSocket {
 
     /// Accepts one connection and receives the master (blocks).
     pub fn receive(&self) -> (std::fs::File, String) {
-        use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
         let (conn, _) = self.listener.accept().unwrap();
         let mut buf = [0u8; 4096];
-        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-        let msg = nix::sys::socket::recvmsg::<()>(
-            conn.as_raw_fd(),
-            &mut iov,
-            Some(&mut space),
-            nix::sys::socket::MsgFlags::empty(),
-        )
-        .unwrap();
-        let mut fd = None;
-        for c in msg.cmsgs().unwrap() {
-            if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = c {
-                fd = fds.first().copied();
-            }
-        }
-        let n = msg.bytes;
+        let (n, fd) = recv_with_fd(&conn, &mut buf);
         let name = String::from_utf8_lossy(&buf[..n]).into_owned();
-        // SAFETY: the descriptor was just received and is owned by nobody else.
-        let file =
-            std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd.expect("no fd received")) });
+        let file = std::fs::File::from(fd.expect("no fd received"));
         (file, name)
     }
+}
+
+/// One `recvmsg` on `conn`: the bytes read into `buf` and the descriptor that came with them.
+pub fn recv_with_fd(
+    conn: &impl std::os::fd::AsRawFd,
+    buf: &mut [u8],
+) -> (usize, Option<std::os::fd::OwnedFd>) {
+    use std::os::fd::FromRawFd;
+    let mut iov = [std::io::IoSliceMut::new(buf)];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = nix::sys::socket::recvmsg::<()>(
+        conn.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        nix::sys::socket::MsgFlags::empty(),
+    )
+    .unwrap();
+    let mut fd = None;
+    for c in msg.cmsgs().unwrap() {
+        if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = c {
+            // SAFETY: the descriptor was just received and is owned by nobody else.
+            fd = fds
+                .first()
+                .map(|f| unsafe { std::os::fd::OwnedFd::from_raw_fd(*f) });
+        }
+    }
+    (msg.bytes, fd)
 }
 
 /// Reads from a pty master until `want` appears or the other side closes (EIO).
