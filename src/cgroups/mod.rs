@@ -289,7 +289,13 @@ impl Manager {
     pub fn kill_all(&self) -> Result<()> {
         if let Some(d) = self.rec.v2.as_ref().filter(|d| d.exists()) {
             if v2::kill_all(d)? {
-                freezer::wait_events(d, "populated", 0, Duration::from_secs(5))?;
+                match freezer::wait_events(d, "populated", 0, Duration::from_secs(5)) {
+                    // An emptied systemd scope goes away with its cgroup.
+                    Err(_) if !d.exists() => {}
+                    r => {
+                        r?;
+                    }
+                }
                 return Ok(());
             }
         }
