@@ -11,7 +11,8 @@ HOST_TRIPLE := $(shell rustc -vV | sed -n 's/^host: //p')
 STATIC := RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static -C force-unwind-tables=no"
 XRUN := target/$(HOST_TRIPLE)/release/xrun
 # Debian packages the tests and tools need.
-TEST_PKGS := busybox-static jq runc containerd docker.io podman iproute2 util-linux bsdutils tar
+# gcc and libc6-dev build the static helper of the hugetlb test.
+TEST_PKGS := busybox-static jq runc containerd docker.io podman iproute2 util-linux bsdutils tar gcc libc6-dev
 BENCH_PKGS := runc crun hyperfine
 
 .PHONY: all build deps test clippy fmt-check bench
