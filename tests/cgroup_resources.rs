@@ -395,6 +395,13 @@ fn network_classes_are_set_or_skipped_with_a_warning() {
 #[test]
 fn rdma_limits() {
     let env = Env::new();
+    // A real device: the VM makes a soft-RoCE one (rdma_rxe over a veth) named rxe0.
+    if cg::host().has_controller("rdma") && Path::new("/sys/class/infiniband/rxe0").exists() {
+        let r = json!({"rxe0": {"hcaHandles": 2, "hcaObjects": 10}});
+        let (_, pid, _) = detached(&env, "rdma-rxe", |s| res(s, "rdma", r));
+        let max = cg::read(pid, "rdma", "rdma.max");
+        assert_eq!(max, "rxe0 hca_handle=2 hca_object=10", "{max}");
+    }
     let r = json!({"mlx5_0": {"hcaHandles": 3, "hcaObjects": 10000}});
     let (code, _, err) = run(&env, "rdma", |s| res(s, "rdma", r));
     assert_ne!(code, Some(0));
