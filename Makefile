@@ -11,7 +11,8 @@ HOST_TRIPLE := $(shell rustc -vV | sed -n 's/^host: //p')
 STATIC := RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static -C force-unwind-tables=no"
 XRUN := target/$(HOST_TRIPLE)/release/xrun
 # Debian packages the tests and tools need.
-TEST_PKGS := busybox-static jq runc containerd docker.io podman iproute2 util-linux bsdutils tar
+# gcc and libc6-dev build the static helper of the hugetlb test.
+TEST_PKGS := busybox-static jq runc containerd docker.io podman iproute2 util-linux bsdutils tar gcc libc6-dev
 BENCH_PKGS := runc crun hyperfine
 
 .PHONY: all build deps test clippy fmt-check bench
@@ -76,17 +77,25 @@ conformance:
 # Pure cgroup v2: the cgroup tests (and the lifecycle, and AppArmor, which Debian's kernel has on
 # in the VM) in a throwaway QEMU VM booted with
 # cgroup_no_v1=all (tests/vm/vm.sh). Built here, run there. A few minutes under TCG.
-VM_PKGS := qemu-system-x86 linux-image-amd64 busybox-static cpio kmod xz-utils procps util-linux apparmor
+# systemd and dbus: the second VM boots systemd as PID 1 for the --systemd-cgroup tests.
+VM_PKGS := qemu-system-x86 linux-image-amd64 busybox-static cpio kmod xz-utils procps util-linux apparmor \
+	systemd dbus
 CGROUPV2_TESTS := cgroup_lifecycle cgroup_resources lifecycle lsm
+SYSTEMD_TESTS := cgroup_systemd
+test_bins = $(CARGO) test --no-run --message-format=json $(foreach t,$(1),--test $(t)) \
+	| jq -r 'select(.profile.test == true) | .executable'
 
 .PHONY: test-cgroupv2
 test-cgroupv2: export INITRD := No
 test-cgroupv2:
 	$(call apt_install,$(TEST_PKGS) $(VM_PKGS))
 	$(CARGO) build --tests
-	bins=$$($(CARGO) test --no-run --message-format=json $(foreach t,$(CGROUPV2_TESTS),--test $(t)) \
-		| jq -r 'select(.profile.test == true) | .executable'); \
-	tests/vm/vm.sh --timeout 900 -- tests/vm/cgroupv2-tests.sh $$bins
+	@rc=0; start=$$(date +%s); \
+	bins=$$($(call test_bins,$(CGROUPV2_TESTS))) && \
+	tests/vm/vm.sh --timeout 900 -- tests/vm/cgroupv2-tests.sh $$bins || rc=1; \
+	bins=$$($(call test_bins,$(SYSTEMD_TESTS))) && \
+	tests/vm/vm.sh --systemd --timeout 600 -- tests/vm/systemd-tests.sh $$bins || rc=1; \
+	echo "test-cgroupv2: both VMs took $$(($$(date +%s) - start))s"; exit $$rc
 # ---- image companion (xrun image ...) ----
 # Tools that make and check the image fixtures: dockerd 20.10 (Debian's docker.io), podman,
 # skopeo, umoci (bench), zstd; all from Debian's archive.

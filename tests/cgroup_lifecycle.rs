@@ -138,10 +138,10 @@ fn systemd_cgroup_without_systemd_is_a_clear_error() {
         return;
     }
     let env = Env::new();
-    let b = env.bundle("sd", |s| {
-        s["linux"]["cgroupsPath"] = json!("system.slice:xrun:sd")
-    });
     let id = env.id("sd");
+    let b = env.bundle("sd", |s| {
+        s["linux"]["cgroupsPath"] = json!(format!("system.slice:xrun:{id}"))
+    });
     let err = env.fails(&[
         "--systemd-cgroup",
         "create",
@@ -150,7 +150,16 @@ fn systemd_cgroup_without_systemd_is_a_clear_error() {
         &id,
     ]);
     assert!(err.contains("systemd is not running"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
     assert!(env.fails(&["state", &id]).contains("does not exist"));
+    // Nothing made: no scope cgroup in any hierarchy, no state directory.
+    let scope = format!("system.slice/xrun-{id}.scope");
+    for h in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        let d = h.path().join(&scope);
+        assert!(!d.exists(), "{} made", d.display());
+    }
+    assert!(!std::path::Path::new("/sys/fs/cgroup").join(&scope).exists());
+    assert!(!env.root.join(&id).exists());
     // A path not in slice:prefix:name form is refused first, naming the field.
     let b = env.bundle("sd2", |_| {});
     let err = env.fails(&[

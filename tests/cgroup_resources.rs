@@ -286,6 +286,91 @@ fn hugepage_limits() {
     assert!(err.contains("hugepageLimits[0].pageSize"), "{err}");
 }
 
+/// Free 2 MiB huge pages on this host (`make test-cgroupv2`'s VM reserves some).
+fn free_huge_pages() -> u64 {
+    let m = std::fs::read_to_string("/proc/meminfo").unwrap();
+    let get = |k: &str| {
+        m.lines()
+            .find_map(|l| l.strip_prefix(k)?.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0u64)
+    };
+    if get("Hugepagesize:") == 2048 {
+        get("HugePages_Free:")
+    } else {
+        0
+    }
+}
+
+/// The static helper that maps and touches huge pages (tests/support/hugetlb.c).
+fn hugetlb_helper(env: &Env) -> PathBuf {
+    let out = env.dir.path().join("hugetlb");
+    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/hugetlb.c");
+    let o = std::process::Command::new("cc")
+        .args(["-static", "-O", "-o"])
+        .arg(&out)
+        .arg(src)
+        .output()
+        .expect("cc (gcc and libc6-dev: make deps)");
+    assert!(o.status.success(), "cc: {}", stderr(&o));
+    out
+}
+
+#[test]
+fn hugepage_limits_are_enforced() {
+    if !cg::host().has_controller("hugetlb") || free_huge_pages() < 3 {
+        // Reserving huge pages changes the whole host: only the VM does it.
+        eprintln!(
+            "SKIP: needs the hugetlb controller and 3 free 2 MiB huge pages (the VM has them)"
+        );
+        return;
+    }
+    let env = Env::new();
+    let helper = hugetlb_helper(&env);
+    // Three mappings of 3, 2 and 3 (unreserved) pages, under a limit of 2 pages.
+    let script = "for a in 3 2 '3 noreserve'; do /bin/hugetlb $a; echo rc=$?; done";
+    let with = |limit: Option<u64>| {
+        let name = if limit.is_some() { "hp" } else { "hpfree" };
+        let b = env.bundle(name, |s| {
+            sh(s, script);
+            if let Some(l) = limit {
+                res(
+                    s,
+                    "hugepageLimits",
+                    json!([{"pageSize": "2MB", "limit": l}]),
+                );
+            }
+        });
+        std::fs::copy(&helper, b.join("rootfs/bin/hugetlb")).unwrap();
+        let id = env.id(name);
+        let o = env.xrun(&["run", "--bundle", b.to_str().unwrap(), &id]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        stdout(&o)
+    };
+    // Without a limit, all three get their pages.
+    let free = with(None);
+    assert_eq!(free.matches("rc=0").count(), 3, "{free}");
+    let limited = with(Some(4 << 20));
+    let parts: Vec<&str> = limited.split("rc=").collect();
+    // 3 pages: refused at mmap, since the reservation is over the limit (rsvd.max).
+    assert!(
+        parts[0].contains("mmap: Cannot allocate memory"),
+        "{limited}"
+    );
+    assert!(parts[1].starts_with('3'), "{limited}");
+    // 2 pages: within the limit.
+    assert!(parts[1].contains("touched 2"), "{limited}");
+    assert!(parts[2].starts_with('0'), "{limited}");
+    // 3 pages, not reserved: two are touched, the third faults and the kernel sends SIGBUS.
+    assert!(
+        parts[2].contains("touched 2") && !parts[2].contains("touched 3"),
+        "{limited}"
+    );
+    assert!(
+        parts[3].starts_with(&(128 + libc::SIGBUS).to_string()),
+        "{limited}"
+    );
+}
+
 #[test]
 fn network_classes_are_set_or_skipped_with_a_warning() {
     let env = Env::new();
@@ -310,6 +395,13 @@ fn network_classes_are_set_or_skipped_with_a_warning() {
 #[test]
 fn rdma_limits() {
     let env = Env::new();
+    // A real device: the VM makes a soft-RoCE one (rdma_rxe over a veth) named rxe0.
+    if cg::host().has_controller("rdma") && Path::new("/sys/class/infiniband/rxe0").exists() {
+        let r = json!({"rxe0": {"hcaHandles": 2, "hcaObjects": 10}});
+        let (_, pid, _) = detached(&env, "rdma-rxe", |s| res(s, "rdma", r));
+        let max = cg::read(pid, "rdma", "rdma.max");
+        assert_eq!(max, "rxe0 hca_handle=2 hca_object=10", "{max}");
+    }
     let r = json!({"mlx5_0": {"hcaHandles": 3, "hcaObjects": 10000}});
     let (code, _, err) = run(&env, "rdma", |s| res(s, "rdma", r));
     assert_ne!(code, Some(0));

@@ -104,6 +104,8 @@ pub struct Manager {
     resources: Option<LinuxResources>,
     devices: Vec<LinuxDevice>,
     systemd: Option<systemd::Pending>,
+    /// Set once systemd has made the scope: until then its name and cgroup may be another's.
+    scope_started: std::cell::Cell<bool>,
 }
 
 impl Manager {
@@ -125,6 +127,7 @@ impl Manager {
             resources: cfg.resources.cloned(),
             devices: cfg.devices.to_vec(),
             systemd,
+            scope_started: Default::default(),
         })
     }
 
@@ -195,7 +198,8 @@ impl Manager {
     /// Moves `pid` into the cgroups that neither `clone_target` nor `self_join_files` covers.
     pub fn add_pid(&self, pid: i32) -> Result<()> {
         if let Some(p) = &self.systemd {
-            systemd::start(p, pid)?;
+            systemd::start(p, pid, self.resources.as_ref())?;
+            self.scope_started.set(true);
             return self.configure();
         }
         if let Some(dir) = &self.rec.v2 {
@@ -250,6 +254,7 @@ impl Manager {
             resources: None,
             devices: Vec::new(),
             systemd: None,
+            scope_started: Default::default(),
         })
     }
 
@@ -264,9 +269,17 @@ impl Manager {
 
     /// Kills what is left and removes every cgroup this container made.
     pub fn destroy(&self) -> Result<()> {
+        if self.systemd.is_some() && !self.scope_started.get() {
+            // systemd refused the scope (one of that name exists): what is there is not ours.
+            return Ok(());
+        }
         self.kill_all()?;
+        let mut first_err = None;
         if let Some(unit) = &self.rec.systemd_unit {
-            systemd::stop(unit);
+            // systemd removes the scope's cgroup; what it leaves is removed below.
+            if let Err(e) = systemd::stop(unit) {
+                first_err.get_or_insert(e);
+            }
         }
         let dirs = self
             .rec
@@ -274,7 +287,6 @@ impl Manager {
             .iter()
             .chain(self.rec.v1.iter().map(|d| &d.dir))
             .chain(self.rec.unified.iter());
-        let mut first_err = None;
         for d in dirs {
             let top = self.rec.made.iter().find(|m| d.starts_with(m));
             if let Err(e) = fsio::remove(d, top.map(PathBuf::as_path)) {
@@ -289,7 +301,13 @@ impl Manager {
     pub fn kill_all(&self) -> Result<()> {
         if let Some(d) = self.rec.v2.as_ref().filter(|d| d.exists()) {
             if v2::kill_all(d)? {
-                freezer::wait_events(d, "populated", 0, Duration::from_secs(5))?;
+                match freezer::wait_events(d, "populated", 0, Duration::from_secs(5)) {
+                    // An emptied systemd scope goes away with its cgroup.
+                    Err(_) if !d.exists() => {}
+                    r => {
+                        r?;
+                    }
+                }
                 return Ok(());
             }
         }
@@ -385,7 +403,12 @@ impl Manager {
         check.set_hugepage_limits(None);
         check.set_rdma(None);
         resources::validate(&host, &check, at)?;
-        resources::apply(&self.target(), &r, at, When::Update)
+        // Files first: they check (checkBeforeUpdate) before anything changes.
+        resources::apply(&self.target(), &r, at, When::Update)?;
+        match &self.rec.systemd_unit {
+            Some(unit) => systemd::update(unit, &r, self.rec.v2.is_some(), at),
+            None => Ok(()),
+        }
     }
 
     pub fn stats(&self) -> stats::Stats {

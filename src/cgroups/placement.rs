@@ -132,9 +132,11 @@ pub fn systemd_unit(path: Option<&Path>, id: &str) -> Result<(String, String)> {
     if name.is_empty() || name.contains('/') {
         bail!("config.json: linux.cgroupsPath: {s:?}: the name must be set and have no '/'");
     }
-    let unit = if name.ends_with(".slice") {
-        name.to_string()
-    } else if prefix.is_empty() {
+    if name.ends_with(".slice") {
+        // runc would make a slice, which systemd cannot start around a process.
+        bail!("config.json: linux.cgroupsPath: {s:?}: the name must be a scope's, not a slice");
+    }
+    let unit = if prefix.is_empty() {
         format!("{name}.scope")
     } else {
         format!("{prefix}-{name}.scope")
@@ -239,6 +241,16 @@ mod tests {
             ("system.slice".into(), "xrun-abc.scope".into())
         );
         assert!(systemd_unit(Some(Path::new("/a/b")), "id").is_err());
+        assert_eq!(
+            systemd_unit(Some(Path::new(":p:n")), "id").unwrap(),
+            ("system.slice".into(), "p-n.scope".into())
+        );
+        assert_eq!(
+            systemd_unit(Some(Path::new("a-b.slice::n")), "id").unwrap(),
+            ("a-b.slice".into(), "n.scope".into())
+        );
+        assert!(systemd_unit(Some(Path::new("a.slice:p:n.slice")), "id").is_err());
+        assert!(systemd_unit(Some(Path::new("a:p:n")), "id").is_err());
         assert_eq!(
             expand_slice("a-b-c.slice").unwrap(),
             Path::new("/a.slice/a-b.slice/a-b-c.slice")

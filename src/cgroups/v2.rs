@@ -53,6 +53,9 @@ pub fn kill_all(dir: &Path) -> Result<bool> {
     if !dir.join("cgroup.kill").exists() {
         return Ok(false);
     }
-    fsio::write(dir, "cgroup.kill", "1")?;
-    Ok(true)
+    match fsio::write(dir, "cgroup.kill", "1") {
+        // Removed meanwhile (systemd removes an emptied scope's cgroup): nothing to kill.
+        Err(_) if !dir.exists() => Ok(false),
+        r => r.map(|()| true),
+    }
 }

@@ -154,17 +154,23 @@ fn kernel_limit(dir: &Path, file: &str, v: i64, field: &str) -> Result<()> {
     }
 }
 
-fn apply_v2(dir: &Path, c: &MemController, m: &LinuxMemory, at: &str) -> Result<()> {
+/// cgroup v2's swap limit (swap alone) from the spec's memory+swap `swap` and `limit`
+/// (0 for "not given", -1 for unlimited); 0: leave it as it is.
+pub fn v2_swap(m: &LinuxMemory, at: &str) -> Result<i64> {
     let limit = m.limit().unwrap_or(0);
     let total = m.swap().unwrap_or(0);
-    // The spec's swap is memory+swap; memory.swap.max is swap alone.
-    let swap = match (total, limit) {
+    Ok(match (total, limit) {
         (0, -1) => -1,
         (0, _) | (-1, _) => total,
         (_, -1) => total,
         (_, 0) => bail!("{at}.swap: needs memory.limit on cgroup v2 (swap alone is limit+swap)"),
         (t, l) => t - l,
-    };
+    })
+}
+
+fn apply_v2(dir: &Path, c: &MemController, m: &LinuxMemory, at: &str) -> Result<()> {
+    let limit = m.limit().unwrap_or(0);
+    let swap = v2_swap(m, at)?;
     if swap != 0 {
         if !dir.join("memory.swap.max").exists() {
             bail!("{at}.swap: this kernel does not account swap (no memory.swap.max)");

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use cgroups_rs::fs::hugetlb::HugeTlbController;
 use cgroups_rs::fs::net_cls::NetClsController;
 use cgroups_rs::fs::net_prio::NetPrioController;
@@ -13,6 +13,7 @@ use cgroups_rs::fs::MaxValue;
 use oci_spec::runtime::{LinuxHugepageLimit, LinuxNetwork, LinuxPids, LinuxRdma, LinuxResources};
 
 use super::{crate_call, set, Target};
+use crate::cgroups::fsio;
 use crate::cgroups::host::Host;
 use crate::logging::warning;
 
@@ -75,10 +76,21 @@ pub fn apply_hugetlb(t: &Target, limits: &[LinuxHugepageLimit], at: &str) -> Res
                 c.get_sizes()
             );
         }
+        let limit = l.limit().max(0) as u64;
         crate_call(
-            c.set_limit_in_bytes(l.page_size(), l.limit().max(0) as u64),
+            c.set_limit_in_bytes(l.page_size(), limit),
             &format!("{field}.limit"),
         )?;
+        // Reservations too (Linux 5.7+), as runc: else a mapping larger than the limit is
+        // made, and the process dies of SIGBUS on a page the limit refuses.
+        let rsvd = match t.is_v2() {
+            true => format!("hugetlb.{}.rsvd.max", l.page_size()),
+            false => format!("hugetlb.{}.rsvd.limit_in_bytes", l.page_size()),
+        };
+        if dir.join(&rsvd).exists() {
+            fsio::write(dir, &rsvd, &limit.to_string())
+                .with_context(|| format!("{field}.limit"))?;
+        }
     }
     Ok(())
 }

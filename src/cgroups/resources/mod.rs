@@ -3,8 +3,8 @@
 //! (`config.json: linux.resources.memory.limit: ...`).
 
 mod blkio;
-mod cpu;
-mod memory;
+pub(super) mod cpu;
+pub(super) mod memory;
 mod misc;
 
 use std::path::Path;
