@@ -277,7 +277,10 @@ fn events_report_stats_and_oom() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    // The OOM watch is set up before the first stats line: trigger only after it.
+    cg::wait_until("the first stats line", || {
+        std::fs::read_to_string(&out).unwrap().contains('\n')
+    });
     std::fs::File::create(format!("/proc/{pid}/root/tmp/go"))
         .unwrap()
         .flush()
