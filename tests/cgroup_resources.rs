@@ -258,6 +258,52 @@ fn block_io_throttles_and_weights() {
     assert!(err.contains("blockIO.weight: 5 is out of range"), "{err}");
 }
 
+/// A write-bandwidth throttle slows direct writes to the device: 1 MiB at 512 KiB/s takes
+/// a second or more, where the same writes without it take a few milliseconds.
+#[test]
+fn block_io_write_throttle_is_enforced() {
+    use std::os::unix::fs::MetadataExt;
+    let env = Env::new();
+    let Some(disk) = cg::LoopDev::new(&env) else {
+        eprintln!("SKIP: no loop device here for the throttle test");
+        return;
+    };
+    let rdev = std::fs::metadata(&disk.0).unwrap().rdev();
+    let (ma, mi) = (libc::major(rdev), libc::minor(rdev));
+    let timed = |name: &str, limit: Option<u64>| {
+        let b = env.bundle(name, |s| {
+            s["linux"]["devices"] =
+                json!([{"path": "/dev/xdisk", "type": "b", "major": ma, "minor": mi}]);
+            s["linux"]["resources"]["devices"]
+                .as_array_mut()
+                .unwrap()
+                .push(
+                    json!({"allow": true, "type": "b", "major": ma, "minor": mi, "access": "rw"}),
+                );
+            if let Some(rate) = limit {
+                let t = json!([{"major": ma, "minor": mi, "rate": rate}]);
+                res(s, "blockIO", json!({ "throttleWriteBpsDevice": t }));
+            }
+            sh(
+                s,
+                "dd if=/dev/zero of=/dev/xdisk bs=256k count=4 oflag=direct 2>&1",
+            );
+        });
+        let t0 = std::time::Instant::now();
+        let o = env.xrun(&["run", "--bundle", b.to_str().unwrap(), &env.id(name)]);
+        let took = t0.elapsed();
+        assert!(o.status.success(), "{name}: {}{}", stdout(&o), stderr(&o));
+        assert!(stdout(&o).contains("4+0 records out"), "{}", stdout(&o));
+        took
+    };
+    let free = timed("wfree", None);
+    let throttled = timed("wthrottled", Some(512 << 10));
+    assert!(
+        throttled >= std::time::Duration::from_secs(1) && throttled > free,
+        "throttled {throttled:?}, unthrottled {free:?}"
+    );
+}
+
 #[test]
 fn hugepage_limits() {
     let env = Env::new();

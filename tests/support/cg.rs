@@ -86,3 +86,32 @@ pub fn all_dirs(pid: i32) -> Vec<PathBuf> {
         }
     }
 }
+
+/// A loop device over a file of the test, detached when dropped.
+pub struct LoopDev(pub String);
+
+impl LoopDev {
+    pub fn new(env: &Env) -> Option<LoopDev> {
+        let file = env.dir.path().join("disk");
+        std::fs::File::create(&file)
+            .unwrap()
+            .set_len(8 << 20)
+            .unwrap();
+        let o = std::process::Command::new("losetup")
+            .args(["-f", "--show"])
+            .arg(&file)
+            .output()
+            .ok()?;
+        o.status
+            .success()
+            .then(|| LoopDev(String::from_utf8_lossy(&o.stdout).trim().to_string()))
+    }
+}
+
+impl Drop for LoopDev {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("losetup")
+            .args(["-d", &self.0])
+            .status();
+    }
+}
