@@ -131,6 +131,10 @@ fn cpu_values_are_written_and_quota_throttles() {
     }
     assert_eq!(cg::read(pid, cs, "cpuset.cpus"), "0");
     assert_eq!(cg::read(pid, cs, "cpuset.mems"), "0");
+    // Enforced: the scheduler keeps the process on CPU 0 and node 0.
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    assert!(status.contains("Cpus_allowed_list:\t0\n"), "{status}");
+    assert!(status.contains("Mems_allowed_list:\t0\n"), "{status}");
     // Enforced: the busy loop gets throttled.
     cg::wait_until("throttling", || {
         let st = cg::read(pid, c, "cpu.stat");
