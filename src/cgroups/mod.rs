@@ -299,17 +299,8 @@ impl Manager {
     /// SIGKILLs every process in the cgroups and waits until they are gone: cgroup.kill on
     /// v2, else freeze (so nothing forks meanwhile), kill each, thaw.
     pub fn kill_all(&self) -> Result<()> {
-        if let Some(d) = self.rec.v2.as_ref().filter(|d| d.exists()) {
-            if v2::kill_all(d)? {
-                match freezer::wait_events(d, "populated", 0, Duration::from_secs(5)) {
-                    // An emptied systemd scope goes away with its cgroup.
-                    Err(_) if !d.exists() => {}
-                    r => {
-                        r?;
-                    }
-                }
-                return Ok(());
-            }
+        if self.kill_v2()? {
+            return Ok(());
         }
         if self.pids()?.is_empty() {
             return Ok(());
@@ -322,10 +313,29 @@ impl Manager {
         Ok(())
     }
 
+    /// v2: SIGKILLs everything with one write to cgroup.kill and waits until the cgroup is
+    /// empty; false where there is no v2 cgroup or the kernel lacks cgroup.kill.
+    fn kill_v2(&self) -> Result<bool> {
+        let Some(d) = &self.rec.v2 else {
+            return Ok(false);
+        };
+        // A v2 cgroup that is gone (systemd removes an emptied scope's) holds nothing.
+        if !d.exists() || !v2::kill_all(d)? {
+            return Ok(!d.exists());
+        }
+        match freezer::wait_events(d, "populated", 0, Duration::from_secs(5)) {
+            Err(_) if !d.exists() => Ok(true),
+            r => r.map(|_| true),
+        }
+    }
+
     /// Sends `sig` to every process, with the cgroup frozen so that none escapes by forking.
     /// A paused container stays paused, except for SIGKILL: frozen tasks die only once
     /// thawed on cgroup v1.
     pub fn signal_all(&self, sig: i32) -> Result<()> {
+        if sig == libc::SIGKILL && self.kill_v2()? {
+            return Ok(());
+        }
         let was_frozen = self.is_frozen();
         if !was_frozen {
             if let Some((d, v2)) = self.freezer_dir() {
@@ -338,7 +348,11 @@ impl Manager {
         }
         if !was_frozen || sig == libc::SIGKILL {
             if let Some((d, v2)) = self.freezer_dir() {
-                freezer::thaw(d, v2)?;
+                match freezer::thaw(d, v2) {
+                    // Emptied by the signal, a systemd scope goes away with its cgroup.
+                    Err(_) if !d.exists() => {}
+                    r => r?,
+                }
             }
         }
         Ok(())
