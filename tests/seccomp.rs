@@ -3,6 +3,8 @@
 //! that answers; bad profiles fail `create` cleanly; `features` tells the truth.
 
 mod common;
+#[path = "support/docker_like_seccomp.rs"]
+mod docker_like_seccomp;
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::symlink;
@@ -96,48 +98,16 @@ fn kill_actions_end_the_process_with_sigsys() {
     }
 }
 
-/// A profile shaped like Docker's default, made here: deny by default with EPERM, allow every
-/// x86_64 call but the privileged ones, and Docker's argument rules (socket, personality,
-/// clone) and clone3's ENOSYS.
+/// Docker's default profile, shaped here, over the x86_64 calls of the kernel headers.
 fn docker_like() -> Value {
-    #[rustfmt::skip]
-    const DENIED: &[&str] = &[
-        "acct", "add_key", "bpf", "clock_adjtime", "clock_settime", "clone", "clone3",
-        "create_module", "delete_module", "finit_module", "fsconfig", "fsmount", "fsopen",
-        "fspick", "init_module", "ioperm", "iopl", "kcmp", "kexec_file_load", "kexec_load",
-        "keyctl", "lookup_dcookie", "mount", "mount_setattr", "move_mount", "open_by_handle_at",
-        "open_tree", "perf_event_open", "personality", "pivot_root", "process_vm_readv",
-        "process_vm_writev", "ptrace", "quotactl", "reboot", "request_key", "setdomainname",
-        "sethostname", "setns", "settimeofday", "socket", "swapoff", "swapon", "syslog",
-        "umount2", "unshare", "userfaultfd",
-    ];
     let header = "/usr/include/x86_64-linux-gnu/asm/unistd_64.h";
     let text = std::fs::read_to_string(header).expect("linux-libc-dev's syscall numbers");
-    let allowed: Vec<&str> = text
+    let known = text
         .lines()
-        .filter_map(|l| l.strip_prefix("#define __NR_")?.split(' ').next())
-        .filter(|n| !DENIED.contains(n))
-        .collect();
-    assert!(allowed.len() > 300);
-    let personality = |v: u64| {
-        json!({"names": ["personality"], "action": "SCMP_ACT_ALLOW",
-            "args": [{"index": 0, "value": v, "op": "SCMP_CMP_EQ"}]})
-    };
-    json!({
-        "defaultAction": "SCMP_ACT_ERRNO",
-        "defaultErrnoRet": 1,
-        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
-        "syscalls": [
-            {"names": allowed, "action": "SCMP_ACT_ALLOW"},
-            {"names": ["socket"], "action": "SCMP_ACT_ALLOW",
-             "args": [{"index": 0, "value": 40, "op": "SCMP_CMP_NE"}]},
-            personality(0), personality(8), personality(0x20000), personality(0x20008),
-            personality(0xffff_ffff),
-            {"names": ["clone"], "action": "SCMP_ACT_ALLOW",
-             "args": [{"index": 0, "value": 2114060288u64, "op": "SCMP_CMP_MASKED_EQ"}]},
-            {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}
-        ]
-    })
+        .filter_map(|l| l.strip_prefix("#define __NR_")?.split(' ').next());
+    let p = docker_like_seccomp::docker_like(known);
+    assert!(p["syscalls"][0]["names"].as_array().unwrap().len() > 300);
+    p
 }
 
 #[test]
