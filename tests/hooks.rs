@@ -106,6 +106,27 @@ fn a_failing_create_container_hook_fails_create() {
     assert!(!env.root.join(&id).exists());
 }
 
+/// A startContainer hook runs after `start` returned: the container stops without running
+/// its program, and the error goes to the container's stderr, the only place left to say it.
+#[test]
+fn a_failing_start_container_hook_stops_the_container() {
+    let env = Env::new();
+    let b = env.bundle("fails", |s| {
+        s["hooks"] = json!({"startContainer": [{"path": "/bin/false"}]});
+        sh(s, "echo the program ran");
+    });
+    let id = env.id("fails");
+    let o = env.xrun(&["run", "-b", b.to_str().unwrap(), &id]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "");
+    assert!(
+        stderr(&o)
+            .contains("startContainer hooks: hooks.startContainer[0] (/bin/false): exit status 1"),
+        "{}",
+        stderr(&o)
+    );
+}
+
 #[test]
 fn a_hook_that_times_out_is_killed() {
     let env = Env::new();

@@ -84,11 +84,21 @@ pub fn run(args: InitArgs, chan: Channel, plan: Plan, proc: ProcFs) -> ! {
         program: None,
     };
     let debug = crate::logging::debug_enabled();
+    let mut created = false;
     for (name, step) in STEPS {
         let t = debug.then(std::time::Instant::now);
         if let Err(e) = step(&mut init) {
-            fail(&init.chan, &format!("{name}: {e:#}"));
+            let msg = format!("{name}: {e:#}");
+            if created {
+                // After `start` (a startContainer hook, the seccomp filter) no runtime
+                // listens: the container's stderr is where the user looks, as for exec.
+                eprintln!("xrun: {msg}");
+                // SAFETY: _exit is always safe; skip Rust's exit machinery in this process.
+                unsafe { libc::_exit(1) }
+            }
+            fail(&init.chan, &msg);
         }
+        created |= *name == "report created";
         if let Some(t) = t {
             crate::logging::debug(&format!("init step {name:?} took {:?}", t.elapsed()));
         }
