@@ -78,8 +78,9 @@ conformance:
 # in the VM) in a throwaway QEMU VM booted with
 # cgroup_no_v1=all (tests/vm/vm.sh). Built here, run there. A few minutes under TCG.
 # systemd and dbus: the second VM boots systemd as PID 1 for the --systemd-cgroup tests.
+# ibverbs-utils: ibv_devinfo opens a verbs context on the VM's soft-RoCE device (rdma limits).
 VM_PKGS := qemu-system-x86 linux-image-amd64 busybox-static cpio kmod xz-utils procps util-linux apparmor \
-	systemd dbus
+	systemd dbus ibverbs-utils
 CGROUPV2_TESTS := cgroup_lifecycle cgroup_resources lifecycle lsm
 SYSTEMD_TESTS := cgroup_systemd
 test_bins = $(CARGO) test --no-run --message-format=json $(foreach t,$(1),--test $(t)) \

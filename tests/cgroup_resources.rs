@@ -5,6 +5,8 @@
 #[path = "support/cg.rs"]
 mod cg;
 mod common;
+#[path = "support/rdma.rs"]
+mod rdma;
 
 use std::path::{Path, PathBuf};
 
@@ -467,6 +469,25 @@ fn rdma_limits() {
             "{err}"
         );
     }
+}
+
+#[test]
+fn rdma_limits_are_enforced() {
+    let Some(dev) = rdma::rxe0().filter(|_| cg::host().has_controller("rdma")) else {
+        eprintln!("SKIP: needs the rdma controller and the rxe0 device (the VM makes one)");
+        return;
+    };
+    let env = Env::new();
+    // Unlimited, and one handle: the verbs context opens (opening it charges a hca_handle).
+    for (name, h) in [("verbs", None), ("verbs1", Some(1))] {
+        let (code, out, err) = rdma::devinfo(&env, name, &dev, h);
+        assert_eq!(code, Some(0), "{name}: {out}{err}");
+        assert!(out.contains("hca_id:\trxe0"), "{name}: {out}");
+    }
+    // No handles: the rdma controller refuses the context.
+    let (code, out, err) = rdma::devinfo(&env, "verbs0", &dev, Some(0));
+    assert_ne!(code, Some(0), "{out}{err}");
+    assert!(err.contains("Failed to open device"), "{out}{err}");
 }
 
 #[test]
