@@ -478,6 +478,40 @@ fn notify_hands_the_listener_its_descriptor_and_the_program_sees_the_answers() {
     }
 }
 
+/// `exec` into a container whose profile notifies: the listener gets a new connection with
+/// the exec'd process's own descriptor, and answers its calls.
+#[test]
+fn exec_hands_the_listener_a_descriptor_of_its_own() {
+    let env = Env::new();
+    let sock = env.dir.path().join("agent-exec.sock");
+    let b = env.bundle("notify-exec", |s| {
+        s["root"]["readonly"] = json!(false);
+        s["process"]["noNewPrivileges"] = json!(true);
+        s["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": sock,
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]});
+        args(s, &["/bin/sleep", "100"]);
+    });
+    let a = agent(&sock, vec![]);
+    let id = env.id("notify-exec");
+    env.ok(&["run", "-d", "-b", b.to_str().unwrap(), &id]);
+    let (init, _) = a.join().unwrap();
+    assert_eq!(init["state"]["id"], json!(id));
+    std::fs::remove_file(&sock).unwrap();
+    let a = agent(&sock, vec![(-libc::EROFS, 0)]);
+    let script = "mkdir /tmp/e1; echo rc1=$?";
+    let out = env.xrun(&["exec", &id, "/bin/sh", "-c", script]);
+    let (state, seen) = a.join().unwrap();
+    assert_eq!(stdout(&out), "rc1=1\n", "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Read-only file system"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(seen, vec![libc::SYS_mkdir as i32]);
+    assert_eq!(state["state"]["status"], "running");
+    assert_ne!(state["pid"], init["pid"]);
+}
+
 #[test]
 fn features_report_seccomp_truthfully() {
     let env = Env::new();
