@@ -56,6 +56,13 @@ pub fn resources(r: &LinuxResources, v2: bool, at: &str) -> Result<Vec<Property>
     if let Some(l) = r.pids().as_ref().map(|p| p.limit()) {
         u64_prop("TasksMax", if l > 0 { l as u64 } else { INFINITY });
     }
+    if let Some(w) = r.block_io().as_ref().and_then(|b| b.weight()) {
+        match v2 {
+            // runc's ConvertBlkIOToIOWeightValue: [10, 1000] onto systemd's [1, 10000].
+            true => u64_prop("IOWeight", 1 + (u64::from(w).max(10) - 10) * 9999 / 990),
+            false => u64_prop("BlockIOWeight", u64::from(w)),
+        }
+    }
     if let Some(c) = r.cpu() {
         if let Some(s) = c.shares().filter(|s| *s != 0) {
             match v2 {
@@ -165,7 +172,8 @@ mod tests {
         let r: LinuxResources = serde_json::from_value(serde_json::json!({
             "memory": {"limit": 67108864, "swap": 100663296, "reservation": 1024},
             "pids": {"limit": 20},
-            "cpu": {"shares": 1024, "quota": 30000, "period": 100000, "cpus": "0"}
+            "cpu": {"shares": 1024, "quota": 30000, "period": 100000, "cpus": "0"},
+            "blockIO": {"weight": 500}
         }))
         .unwrap();
         let p = resources(&r, true, "at").unwrap();
@@ -176,7 +184,9 @@ mod tests {
         assert_eq!(get(&p, "CPUWeight"), Some(&Value::U64(39)));
         assert_eq!(get(&p, "CPUQuotaPerSecUSec"), Some(&Value::U64(300_000)));
         assert!(get(&p, "AllowedCPUs").is_some());
+        assert_eq!(get(&p, "IOWeight"), Some(&Value::U64(4950)));
         let p = resources(&r, false, "at").unwrap();
+        assert_eq!(get(&p, "BlockIOWeight"), Some(&Value::U64(500)));
         assert_eq!(get(&p, "MemoryLimit"), Some(&Value::U64(64 << 20)));
         assert_eq!(get(&p, "CPUShares"), Some(&Value::U64(1024)));
     }
