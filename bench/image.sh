@@ -51,6 +51,29 @@ rm -rf "$l"
 size=$(( $(stat -c %s "$work/big.tar") / 1000000 ))
 skopeo copy -q "docker-archive:$work/big.tar" "oci:$work/oci:big"
 
+# The store first, on a settled file system: the unpack runs below delete GBs of files,
+# which keeps ext4 busy for a while afterwards and would time that, not the bundle.
+echo "store-backed bundle creation (overlay mount; median of 20):" >&2
+store=$work/store
+"$xrun" image --store "$store" -q load "$work/big.tar" >/dev/null
+"$xrun" image --store "$store" -q load "$work/small.tar" >/dev/null
+sync
+worst=0
+for img in bench/small:1 bench/big:1; do
+    ts=()
+    for i in $(seq 20); do
+        t0=$(now)
+        "$xrun" image --store "$store" bundle "$img" "$work/b$i" >/dev/null
+        ts+=($(( ($(now) - t0) / 100000 )))
+    done
+    for i in $(seq 20); do "$xrun" image --store "$store" unbundle "$work/b$i" >/dev/null; done
+    med=$(printf '%s\n' "${ts[@]}" | sort -n | sed -n 10p)
+    printf '  %-46s %4d.%d ms\n' "xrun image bundle $img" $((med / 10)) $((med % 10)) >&2
+    [ "$med" -gt "$worst" ] && worst=$med
+done
+bverdict=$([ "$worst" -lt 200 ] && echo met || echo MISSED)
+echo "  store bundle, any image size: target < 20 ms: $bverdict" >&2
+
 # Each run unpacks into a fresh bundle; the tools take turns, so a busy moment on a shared
 # machine hits all of them; the median of $runs runs counts.
 declare -A times
@@ -84,23 +107,3 @@ speedup=$(awk "BEGIN{printf \"%.1f\", $t_umoci / ($t_xoci > 0 ? $t_xoci : 1)}")
 verdict=$([ "$(awk "BEGIN{print ($t_umoci >= 2 * $t_xoci)}")" = 1 ] && echo met || echo MISSED)
 echo "  xrun vs umoci on the same input: ${speedup}x faster (target >= 2x: $verdict)" >&2
 
-echo "store-backed bundle creation (overlay mount; median of 20):" >&2
-store=$work/store
-"$xrun" image --store "$store" -q load "$work/big.tar" >/dev/null
-"$xrun" image --store "$store" -q load "$work/small.tar" >/dev/null
-sync
-worst=0
-for img in bench/small:1 bench/big:1; do
-    ts=()
-    for i in $(seq 20); do
-        t0=$(now)
-        "$xrun" image --store "$store" bundle "$img" "$work/b$i" >/dev/null
-        ts+=($(( ($(now) - t0) / 100000 )))
-    done
-    for i in $(seq 20); do "$xrun" image --store "$store" unbundle "$work/b$i" >/dev/null; done
-    med=$(printf '%s\n' "${ts[@]}" | sort -n | sed -n 10p)
-    printf '  %-46s %4d.%d ms\n' "xrun image bundle $img" $((med / 10)) $((med % 10)) >&2
-    [ "$med" -gt "$worst" ] && worst=$med
-done
-verdict=$([ "$worst" -lt 200 ] && echo met || echo MISSED)
-echo "  store bundle, any image size: target < 20 ms: $verdict" >&2
