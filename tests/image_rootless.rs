@@ -6,26 +6,8 @@ mod common;
 mod image_support;
 
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
 
 use image_support::*;
-use serde_json::Value;
-
-fn busybox_image(cmd: &[&str]) -> Image {
-    let base = Layer::new()
-        .busybox()
-        .dir("data", 0o755)
-        .file("data/old", b"old\n", 0o644);
-    let top = Layer::new()
-        .dir("data", 0o755)
-        .whiteout("data/old")
-        .file("data/new", b"new\n", 0o600);
-    Image::new("test/busybox:1", vec![base.bytes(), top.bytes()], cmd)
-}
-
-fn spec(bundle: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(bundle.join("config.json")).unwrap()).unwrap()
-}
 
 #[test]
 fn rootless_unpack_runs_unprivileged_with_owners_shifted() {

@@ -240,6 +240,25 @@ impl Image {
     }
 }
 
+/// A busybox image of two layers: the second replaces `data/old` (a whiteout) with
+/// `data/new`.
+pub fn busybox_image(cmd: &[&str]) -> Image {
+    let base = Layer::new()
+        .busybox()
+        .dir("data", 0o755)
+        .file("data/old", b"old\n", 0o644);
+    let top = Layer::new()
+        .dir("data", 0o755)
+        .whiteout("data/old")
+        .file("data/new", b"new\n", 0o600);
+    Image::new("test/busybox:1", vec![base.bytes(), top.bytes()], cmd)
+}
+
+/// A bundle's config.json.
+pub fn spec(bundle: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(bundle.join("config.json")).unwrap()).unwrap()
+}
+
 /// An outer archive being assembled: member name → bytes.
 struct Out {
     b: tar::Builder<Vec<u8>>,
