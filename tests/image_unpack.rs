@@ -110,18 +110,7 @@ fn unpacked_bundle_runs_the_image_cmd() {
         .whiteout("data/old")
         .file("data/new", b"new\n", 0o644)
         .bytes();
-    let tar = write(
-        env.dir.path(),
-        "img.tar",
-        &archive(&[img], Layout::Legacy, Comp::Gzip),
-    );
-    let b = env.dir.path().join("run");
-    ok(&[
-        "image",
-        "unpack",
-        tar.to_str().unwrap(),
-        b.to_str().unwrap(),
-    ]);
+    let b = unpack_to(env.dir.path(), &[img], Layout::Legacy, Comp::Gzip, "run");
     let s = spec(&b);
     assert_eq!(
         s["process"]["user"],
@@ -199,18 +188,7 @@ fn whiteouts_hide_only_lower_layers_and_opaque_dirs_reset() {
         .whiteout("w/x")
         .whiteout("never/existed");
     let img = Image::new("t:1", vec![l1.bytes(), l2.bytes()], &["/x"]);
-    let tar = write(
-        dir.path(),
-        "i.tar",
-        &archive(&[img], Layout::Legacy, Comp::None),
-    );
-    let b = dir.path().join("b");
-    ok(&[
-        "image",
-        "unpack",
-        tar.to_str().unwrap(),
-        b.to_str().unwrap(),
-    ]);
+    let b = unpack_to(dir.path(), &[img], Layout::Legacy, Comp::None, "b");
     let r = b.join("rootfs");
     let names = |d: &str| {
         let mut v: Vec<String> = std::fs::read_dir(r.join(d))
@@ -247,18 +225,7 @@ fn file_kinds_owners_modes_times_and_xattrs_are_kept() {
         .dir_owned("sg", 0o2775, 0, 50)
         .file("sg/rootfile", b"r", 0o644);
     let img = Image::new("t:1", vec![l.bytes()], &["/x"]);
-    let tar = write(
-        dir.path(),
-        "i.tar",
-        &archive(&[img], Layout::OciArchive, Comp::Gzip),
-    );
-    let b = dir.path().join("b");
-    ok(&[
-        "image",
-        "unpack",
-        tar.to_str().unwrap(),
-        b.to_str().unwrap(),
-    ]);
+    let b = unpack_to(dir.path(), &[img], Layout::OciArchive, Comp::Gzip, "b");
     let r = b.join("rootfs");
     let t = tree(&r);
     let find = |p: &str| {

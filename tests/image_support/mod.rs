@@ -254,6 +254,25 @@ pub fn busybox_image(cmd: &[&str]) -> Image {
     Image::new("test/busybox:1", vec![base.bytes(), top.bytes()], cmd)
 }
 
+/// `xrun image unpack` of `images` (written as one archive in `dir`) into `dir/bundle`.
+pub fn unpack_to(
+    dir: &Path,
+    images: &[Image],
+    layout: Layout,
+    comp: Comp,
+    bundle: &str,
+) -> PathBuf {
+    let tar = write(dir, "image.tar", &archive(images, layout, comp));
+    let b = dir.join(bundle);
+    ok(&[
+        "image",
+        "unpack",
+        tar.to_str().unwrap(),
+        b.to_str().unwrap(),
+    ]);
+    b
+}
+
 /// A bundle's config.json.
 pub fn spec(bundle: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(bundle.join("config.json")).unwrap()).unwrap()
