@@ -43,12 +43,7 @@ fn res(s: &mut Value, key: &str, v: Value) {
 
 /// The cgroup directories a container named `name` of this env would get.
 fn planned_dirs(env: &Env, name: &str) -> Vec<PathBuf> {
-    let path = format!("{}/{name}", env.cgroup_prefix);
-    let r = xrun::cgroups::placement::resolve(&cg::host(), Some(Path::new(&path)), "x").unwrap();
-    r.v2.into_iter()
-        .chain(r.v1.into_iter().map(|d| d.dir))
-        .chain(r.unified)
-        .collect()
+    cgroup_dirs(&format!("{}/{name}", env.cgroup_prefix)).expect("resolve the cgroup path")
 }
 
 #[test]

@@ -196,30 +196,23 @@ impl Drop for Env {
     }
 }
 
+/// The cgroup directories xrun gives a container whose `cgroupsPath` is `path`, as its own
+/// placement rules resolve them (nothing is created); `None` when they cannot be resolved.
+pub fn cgroup_dirs(path: &str) -> Option<Vec<PathBuf>> {
+    let host = xrun::cgroups::host::Host::detect().ok()?;
+    let r = xrun::cgroups::placement::resolve(&host, Some(Path::new(path)), "x").ok()?;
+    Some(
+        r.v2.into_iter()
+            .chain(r.v1.into_iter().map(|d| d.dir))
+            .chain(r.unified)
+            .collect(),
+    )
+}
+
 /// Removes this test's cgroup directories (deepest first) in every hierarchy.
 fn remove_test_cgroups(prefix: &str) {
-    let Ok(text) = std::fs::read_to_string("/proc/self/cgroup") else {
-        return;
-    };
-    for line in text.lines() {
-        let mut parts = line.splitn(3, ':');
-        let (_, ctrl, path) = (
-            parts.next(),
-            parts.next().unwrap_or(""),
-            parts.next().unwrap_or(""),
-        );
-        let mount = if ctrl.is_empty() {
-            if Path::new("/sys/fs/cgroup/unified").exists() {
-                PathBuf::from("/sys/fs/cgroup/unified")
-            } else {
-                PathBuf::from("/sys/fs/cgroup")
-            }
-        } else {
-            let name = ctrl.trim_start_matches("name=");
-            PathBuf::from("/sys/fs/cgroup").join(name)
-        };
-        let base = mount.join(path.trim_start_matches('/')).join(prefix);
-        remove_tree(&base);
+    for d in cgroup_dirs(prefix).unwrap_or_default() {
+        remove_tree(&d);
     }
 }
 
