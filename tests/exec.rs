@@ -222,12 +222,7 @@ fn exec_errors() {
 fn exec_into_a_user_namespace() {
     let env = Env::new();
     let b = env.bundle("uexec", |s| {
-        s["linux"]["namespaces"]
-            .as_array_mut()
-            .unwrap()
-            .push(json!({"type": "user"}));
-        s["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-        s["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        userns(s);
         args(s, &["/bin/sleep", "1000"]);
     });
     let id = env.id("uexec");

@@ -5,15 +5,6 @@ mod common;
 use common::*;
 use serde_json::json;
 
-fn userns(s: &mut serde_json::Value) {
-    s["linux"]["namespaces"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"type": "user"}));
-    s["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-    s["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-}
-
 #[test]
 fn new_namespaces_differ_from_the_hosts() {
     let env = Env::new();

@@ -224,13 +224,7 @@ fn a_user_namespace_gets_the_filter_too() {
     for nnp in [false, true] {
         let b = env.bundle(&format!("userns-{nnp}"), |s| {
             s["process"]["noNewPrivileges"] = json!(nnp);
-            s["linux"]["namespaces"]
-                .as_array_mut()
-                .unwrap()
-                .push(json!({"type": "user"}));
-            let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-            s["linux"]["uidMappings"] = map.clone();
-            s["linux"]["gidMappings"] = map;
+            userns(s);
             s["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW",
                 "syscalls": [errno_rule(&["mkdir", "mkdirat"], libc::EDQUOT as u32)]});
             args(s, &["/bin/sleep", "1000"]);

@@ -227,6 +227,17 @@ fn remove_tree(p: &Path) {
     let _ = std::fs::remove_dir(p);
 }
 
+/// Adds a user namespace mapping container ids 0-65535 to host ids 100000-165535.
+pub fn userns(s: &mut Value) {
+    s["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user"}));
+    let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    s["linux"]["uidMappings"] = map.clone();
+    s["linux"]["gidMappings"] = map;
+}
+
 /// runc's default config, as `xrun spec` writes it.
 pub fn default_spec() -> Value {
     let dir = tempfile::tempdir().unwrap();
