@@ -127,24 +127,15 @@ fn real_archives_unpack_to_what_dockerd_shows_and_run_the_same() {
 
 #[test]
 fn store_bundles_of_real_archives_match_and_share_layers() {
-    let env = common::Env::new();
-    let _m = MountGuard(env.dir.path().to_path_buf());
+    let s = Store::new();
+    let env = &s.env;
     let fx = fixtures();
-    let store = env.dir.path().join("store");
-    let st = |a: &[&str]| {
-        let mut v = vec!["image", "--store", store.to_str().unwrap()];
-        v.extend(a);
-        ok(&v)
-    };
+    let st = |a: &[&str]| s.ok(a);
     st(&["load", fx.join("docker-save.tar").to_str().unwrap()]);
-    let layers = std::fs::read_dir(store.join("layers")).unwrap().count();
+    let layers = s.layers();
     // The same image through skopeo (gzip layers, new config digest, same diff_ids).
     st(&["load", fx.join("skopeo-gzip.tar").to_str().unwrap()]);
-    assert_eq!(
-        std::fs::read_dir(store.join("layers")).unwrap().count(),
-        layers,
-        "layers not shared"
-    );
+    assert_eq!(s.layers(), layers, "layers not shared");
     let view = docker_view(env.dir.path());
     let want = without(tree(&view), &DOCKER_ONLY);
     let b = env.dir.path().join("bundle");
@@ -162,15 +153,10 @@ fn store_bundles_of_real_archives_match_and_share_layers() {
 
 #[test]
 fn saved_images_load_into_real_docker() {
-    let env = common::Env::new();
-    let _m = MountGuard(env.dir.path().to_path_buf());
+    let s = Store::new();
+    let env = &s.env;
     let fx = fixtures();
-    let store = env.dir.path().join("store");
-    let st = |a: &[&str]| {
-        let mut v = vec!["image", "--store", store.to_str().unwrap()];
-        v.extend(a);
-        ok(&v)
-    };
+    let st = |a: &[&str]| s.ok(a);
     st(&["load", fx.join("docker-save.tar").to_str().unwrap()]);
     let b = env.dir.path().join("bundle");
     st(&[

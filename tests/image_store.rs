@@ -5,56 +5,10 @@
 mod common;
 mod image_support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use image_support::*;
 use serde_json::{json, Value};
-
-struct Store {
-    env: common::Env,
-    dir: PathBuf,
-    _mounts: MountGuard,
-}
-
-impl Store {
-    fn new() -> Store {
-        let env = common::Env::new();
-        let dir = env.dir.path().join("store");
-        let guard = MountGuard(env.dir.path().to_path_buf());
-        Store {
-            env,
-            dir,
-            _mounts: guard,
-        }
-    }
-
-    fn args<'a>(&'a self, a: &[&'a str]) -> Vec<&'a str> {
-        let mut v = vec!["image", "--store", self.dir.to_str().unwrap()];
-        v.extend(a);
-        v
-    }
-
-    fn ok(&self, a: &[&str]) -> String {
-        ok(&self.args(a))
-    }
-
-    fn fails(&self, a: &[&str]) -> String {
-        fails(&self.args(a))
-    }
-
-    fn layers(&self) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(self.dir.join("layers"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        v.sort();
-        v
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.env.dir.path().join(name)
-    }
-}
 
 fn base() -> Vec<u8> {
     Layer::new()

@@ -273,6 +273,54 @@ pub fn unpack_to(
     b
 }
 
+/// A layer store in a test's directory, whose mounts are undone when it is dropped.
+pub struct Store {
+    // First: fields drop in order, and the mounts must go before Env removes the directory.
+    _mounts: MountGuard,
+    pub env: crate::common::Env,
+    pub dir: PathBuf,
+}
+
+impl Store {
+    pub fn new() -> Store {
+        let env = crate::common::Env::new();
+        let dir = env.dir.path().join("store");
+        let guard = MountGuard(env.dir.path().to_path_buf());
+        Store {
+            env,
+            dir,
+            _mounts: guard,
+        }
+    }
+
+    pub fn args<'a>(&'a self, a: &[&'a str]) -> Vec<&'a str> {
+        let mut v = vec!["image", "--store", self.dir.to_str().unwrap()];
+        v.extend(a);
+        v
+    }
+
+    pub fn ok(&self, a: &[&str]) -> String {
+        ok(&self.args(a))
+    }
+
+    pub fn fails(&self, a: &[&str]) -> String {
+        fails(&self.args(a))
+    }
+
+    pub fn layers(&self) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(self.dir.join("layers"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        v.sort();
+        v
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.env.dir.path().join(name)
+    }
+}
+
 /// A bundle's config.json.
 pub fn spec(bundle: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(bundle.join("config.json")).unwrap()).unwrap()
