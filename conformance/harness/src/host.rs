@@ -35,21 +35,8 @@ impl WorkDir {
     pub fn new(keep: bool) -> io::Result<WorkDir> {
         let path = std::env::temp_dir().join(format!("xrun-conformance.{}", std::process::id()));
         std::fs::create_dir_all(&path)?;
+        tmpfs(&path, c"mode=755", "mount the work tmpfs")?;
         let p = cstr(&path)?;
-        let (tmpfs, opts) = (c"tmpfs", c"mode=755");
-        // SAFETY: all pointers are valid C strings.
-        check(
-            unsafe {
-                libc::mount(
-                    tmpfs.as_ptr(),
-                    p.as_ptr(),
-                    tmpfs.as_ptr(),
-                    0,
-                    opts.as_ptr().cast(),
-                )
-            },
-            "mount the work tmpfs",
-        )?;
         let w = WorkDir { path, keep };
         // SAFETY: as above.
         check(
@@ -86,20 +73,24 @@ impl Drop for WorkDir {
 /// Mounts a small tmpfs at `dir` (below the work dir, so it goes with it).
 pub fn mount_tmpfs(dir: &Path) -> io::Result<()> {
     std::fs::create_dir_all(dir)?;
+    tmpfs(dir, c"size=1m", "mount a tmpfs")
+}
+
+fn tmpfs(dir: &Path, opts: &std::ffi::CStr, what: &str) -> io::Result<()> {
     let p = cstr(dir)?;
-    let (tmpfs, opts) = (c"tmpfs", c"size=1m");
+    let fstype = c"tmpfs";
     // SAFETY: all pointers are valid C strings.
     check(
         unsafe {
             libc::mount(
-                tmpfs.as_ptr(),
+                fstype.as_ptr(),
                 p.as_ptr(),
-                tmpfs.as_ptr(),
+                fstype.as_ptr(),
                 0,
                 opts.as_ptr().cast(),
             )
         },
-        "mount a tmpfs",
+        what,
     )
 }
 
