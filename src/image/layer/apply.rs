@@ -294,13 +294,7 @@ impl Applier {
         }
         .context("create file")?;
         let mut f = File::from(fd);
-        if let Some(s) = split {
-            s.begin_file(rel);
-        }
-        let n = copy(e, &mut f, &mut self.buf).context("write file")?;
-        if let Some(s) = split {
-            s.end_file();
-        }
+        let n = Split::file(split, rel, || copy(e, &mut f, &mut self.buf)).context("write file")?;
         self.stats.files += 1;
         self.stats.bytes += n;
         self.finish_fd(&f, meta, rel, false)?;
@@ -320,13 +314,7 @@ impl Applier {
         split: Option<&Split>,
     ) -> Result<()> {
         let mut data = Vec::with_capacity(e.size() as usize);
-        if let Some(s) = split {
-            s.begin_file(rel);
-        }
-        e.read_to_end(&mut data).context("read file")?;
-        if let Some(s) = split {
-            s.end_file();
-        }
+        Split::file(split, rel, || e.read_to_end(&mut data)).context("read file")?;
         self.stats.files += 1;
         self.stats.bytes += data.len() as u64;
         // A new file already belongs to us, unless a setgid parent gives it its group.

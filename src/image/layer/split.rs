@@ -33,14 +33,27 @@ pub struct Split(Rc<RefCell<State>>);
 
 impl Split {
     /// Bytes read from now on are the contents of the file at `path` (until [`end_file`]).
-    pub fn begin_file(&self, path: &Path) {
+    fn begin_file(&self, path: &Path) {
         let mut s = self.0.borrow_mut();
         s.in_file = true;
         s.segments.push(Segment::File(path.to_path_buf(), 0));
     }
 
-    pub fn end_file(&self) {
+    fn end_file(&self) {
         self.0.borrow_mut().in_file = false;
+    }
+
+    /// Runs `read` (the reading of the contents of the file at `path`) between
+    /// [`begin_file`] and [`end_file`] of `split`, when there is one.
+    pub fn file<T>(split: Option<&Split>, path: &Path, read: impl FnOnce() -> T) -> T {
+        if let Some(s) = split {
+            s.begin_file(path);
+        }
+        let r = read();
+        if let Some(s) = split {
+            s.end_file();
+        }
+        r
     }
 
     fn push(&self, data: &[u8]) {
