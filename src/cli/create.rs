@@ -51,6 +51,6 @@ pub struct Args {
 }
 
 pub fn run(args: Args, g: &GlobalOpts) -> Result<i32> {
-    create(g, &args.flags.opts())?;
+    create(&g.runtime(), &args.flags.opts())?;
     Ok(0)
 }

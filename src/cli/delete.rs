@@ -12,6 +12,6 @@ pub struct Args {
 }
 
 pub fn run(args: Args, g: &GlobalOpts) -> Result<i32> {
-    crate::container::delete::delete(g, &args.id, args.force)?;
+    crate::container::delete::delete(&g.runtime(), &args.id, args.force)?;
     Ok(0)
 }

@@ -17,7 +17,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args, g: &GlobalOpts) -> Result<i32> {
-    crate::container::events::events(g, &args.id, args.stats, args.interval)?;
+    crate::container::events::events(&g.runtime(), &args.id, args.stats, args.interval)?;
     Ok(0)
 }
 

@@ -82,5 +82,5 @@ pub fn run(args: Args, g: &GlobalOpts) -> Result<i32> {
         preserve_fds: args.preserve_fds,
         ignore_paused: args.ignore_paused,
     };
-    crate::container::exec::exec(g, &opts)
+    crate::container::exec::exec(&g.runtime(), &opts)
 }

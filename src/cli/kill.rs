@@ -16,6 +16,6 @@ pub struct Args {
 
 pub fn run(args: Args, g: &GlobalOpts) -> Result<i32> {
     let sig = crate::process::signals::parse_signal(&args.signal)?;
-    crate::container::kill::kill(g, &args.id, sig, args.all)?;
+    crate::container::kill::kill(&g.runtime(), &args.id, sig, args.all)?;
     Ok(0)
 }

@@ -65,6 +65,16 @@ pub struct GlobalOpts {
     pub rootless: Rootless,
 }
 
+impl GlobalOpts {
+    /// The options the container verbs take.
+    pub fn runtime(&self) -> crate::container::Runtime {
+        crate::container::Runtime {
+            root: self.root.clone(),
+            systemd_cgroup: self.systemd_cgroup,
+        }
+    }
+}
+
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rootless {
     Auto,

@@ -9,6 +9,6 @@ pub struct Args {
 }
 
 pub fn run(args: Args, g: &GlobalOpts) -> Result<i32> {
-    crate::container::pause::resume(g, &args.id)?;
+    crate::container::pause::resume(&g.runtime(), &args.id)?;
     Ok(0)
 }

@@ -16,5 +16,5 @@ pub struct Args {
 }
 
 pub fn run(args: Args, g: &GlobalOpts) -> Result<i32> {
-    crate::container::run::run(g, &args.flags.opts(), args.detach, args.keep)
+    crate::container::run::run(&g.runtime(), &args.flags.opts(), args.detach, args.keep)
 }

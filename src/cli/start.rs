@@ -9,6 +9,6 @@ pub struct Args {
 }
 
 pub fn run(args: Args, g: &GlobalOpts) -> Result<i32> {
-    crate::container::start::start(g, &args.id)?;
+    crate::container::start::start(&g.runtime(), &args.id)?;
     Ok(0)
 }

@@ -72,7 +72,7 @@ pub struct Args {
 
 pub fn run(args: Args, g: &GlobalOpts) -> Result<i32> {
     let r = resources(&args)?;
-    crate::container::update::update(g, &args.id, &r)?;
+    crate::container::update::update(&g.runtime(), &args.id, &r)?;
     Ok(0)
 }
 

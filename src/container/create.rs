@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
+use super::Runtime;
 use super::{root::write_atomic, ContainerDir, OciState, Root, State, Status};
 use crate::bundle;
 use crate::cgroups;
-use crate::cli::GlobalOpts;
 use crate::hooks;
 use crate::logging;
 use crate::namespaces::Plan;
@@ -50,8 +50,8 @@ pub struct Created {
 }
 
 /// `xrun create`.
-pub fn create(g: &GlobalOpts, o: &CreateOpts) -> Result<()> {
-    create_container(g, o, Mode::Create).map(drop)
+pub fn create(rt: &Runtime, o: &CreateOpts) -> Result<()> {
+    create_container(rt, o, Mode::Create).map(drop)
 }
 
 /// Undoes a partial create when dropped, unless disarmed.
@@ -79,7 +79,7 @@ impl Drop for Undo {
     }
 }
 
-pub fn create_container(g: &GlobalOpts, o: &CreateOpts, mode: Mode) -> Result<Created> {
+pub fn create_container(rt: &Runtime, o: &CreateOpts, mode: Mode) -> Result<Created> {
     super::id::validate(&o.id)?;
     let b = bundle::load(&o.bundle)?;
     logging::mark("bundle loaded");
@@ -109,7 +109,7 @@ pub fn create_container(g: &GlobalOpts, o: &CreateOpts, mode: Mode) -> Result<Cr
     let seccomp = seccomp::prepare(&b.spec, &o.id, &b.dir, "creating")?;
     logging::mark("seccomp compiled");
 
-    let root = Root::new(&g.root);
+    let root = Root::new(&rt.root);
     let mut undo = Undo {
         dir: Some(root.create(&o.id)?),
         cgroup: None,
@@ -124,7 +124,7 @@ pub fn create_container(g: &GlobalOpts, o: &CreateOpts, mode: Mode) -> Result<Cr
         devices: linux
             .and_then(|l| l.devices().as_deref())
             .unwrap_or_default(),
-        systemd: g.systemd_cgroup,
+        systemd: rt.systemd_cgroup,
     })?;
     // Written before anything else exists so that `state` reports "creating" from the
     // start, and so that `delete --force` finds the cgroups of a create that died.

@@ -5,13 +5,13 @@ use anyhow::{bail, Result};
 
 use super::create::hook_state;
 use super::kill::{kill_and_wait, open_init};
+use super::Runtime;
 use super::{ContainerDir, Root, State, Status};
 use crate::cgroups;
-use crate::cli::GlobalOpts;
 use crate::hooks;
 
-pub fn delete(g: &GlobalOpts, id: &str, force: bool) -> Result<()> {
-    let root = Root::new(&g.root);
+pub fn delete(rt: &Runtime, id: &str, force: bool) -> Result<()> {
+    let root = Root::new(&rt.root);
     // Like runc, `delete --force` of a container that is already gone succeeds (containerd's
     // shim deletes again when it cleans up after a container it lost).
     if force && !root.exists(id) {

@@ -10,8 +10,8 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use super::kill::open_init;
 use super::Root;
+use super::Runtime;
 use crate::cgroups;
-use crate::cli::GlobalOpts;
 
 /// runc's event object, fields in its order.
 #[derive(serde::Serialize)]
@@ -33,8 +33,8 @@ pub fn stats_json(id: &str, cg: &cgroups::Manager) -> Result<String> {
 
 /// With `once`, prints the stats and returns. Otherwise prints stats every `interval` and
 /// an event per OOM kill, until the container stops.
-pub fn events(g: &GlobalOpts, id: &str, once: bool, interval: Duration) -> Result<()> {
-    let dir = Root::new(&g.root).open_unlocked(id)?;
+pub fn events(rt: &Runtime, id: &str, once: bool, interval: Duration) -> Result<()> {
+    let dir = Root::new(&rt.root).open_unlocked(id)?;
     let state = dir.load_state()?;
     let Some(init) = open_init(&state)? else {
         bail!("container not running: {id}");

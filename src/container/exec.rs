@@ -7,10 +7,10 @@ use oci_spec::runtime::{Capabilities, LinuxCapabilities, Process};
 
 use super::create::write_pid_file;
 use super::kill::open_init;
+use super::Runtime;
 use super::{Root, Status};
 use crate::bundle;
 use crate::cgroups;
-use crate::cli::GlobalOpts;
 use crate::process::tenant::{self, Tenant};
 use crate::process::{console, fds, wait};
 use crate::security::{lsm, seccomp, user};
@@ -35,8 +35,8 @@ pub struct ExecOpts {
     pub ignore_paused: bool,
 }
 
-pub fn exec(g: &GlobalOpts, o: &ExecOpts) -> Result<i32> {
-    let dir = Root::new(&g.root).open(&o.id)?;
+pub fn exec(rt: &Runtime, o: &ExecOpts) -> Result<i32> {
+    let dir = Root::new(&rt.root).open(&o.id)?;
     let state = dir.load_state()?;
     match state.status(&dir) {
         Status::Running | Status::Created => {}

@@ -5,13 +5,13 @@ use std::os::fd::{AsFd, OwnedFd};
 use anyhow::{bail, Context, Result};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
+use super::Runtime;
 use super::{Root, State, Status};
 use crate::cgroups;
-use crate::cli::GlobalOpts;
 use crate::syscall::{pidfd_open, pidfd_send_signal};
 
-pub fn kill(g: &GlobalOpts, id: &str, sig: i32, all: bool) -> Result<()> {
-    let dir = Root::new(&g.root).open(id)?;
+pub fn kill(rt: &Runtime, id: &str, sig: i32, all: bool) -> Result<()> {
+    let dir = Root::new(&rt.root).open(id)?;
     let state = dir.load_state()?;
     if all {
         // Through the cgroup, frozen meanwhile so that no process escapes by forking.

@@ -16,3 +16,13 @@ pub mod update;
 
 pub use root::{ContainerDir, Root};
 pub use state::{OciState, State, Status};
+
+/// What every verb needs from its caller, whatever the front end: where the state lives and
+/// who manages the cgroups.
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    /// The state root (`--root`).
+    pub root: std::path::PathBuf,
+    /// Cgroups through systemd (`--systemd-cgroup`).
+    pub systemd_cgroup: bool,
+}

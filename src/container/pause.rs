@@ -3,12 +3,12 @@
 
 use anyhow::{bail, Result};
 
+use super::Runtime;
 use super::{Root, Status};
 use crate::cgroups;
-use crate::cli::GlobalOpts;
 
-pub fn pause(g: &GlobalOpts, id: &str) -> Result<()> {
-    let dir = Root::new(&g.root).open(id)?;
+pub fn pause(rt: &Runtime, id: &str) -> Result<()> {
+    let dir = Root::new(&rt.root).open(id)?;
     let state = dir.load_state()?;
     match state.status(&dir) {
         Status::Running | Status::Created => {}
@@ -18,8 +18,8 @@ pub fn pause(g: &GlobalOpts, id: &str) -> Result<()> {
     cgroups::Manager::load(state.cgroup.as_ref())?.freeze()
 }
 
-pub fn resume(g: &GlobalOpts, id: &str) -> Result<()> {
-    let dir = Root::new(&g.root).open(id)?;
+pub fn resume(rt: &Runtime, id: &str) -> Result<()> {
+    let dir = Root::new(&rt.root).open(id)?;
     let state = dir.load_state()?;
     let status = state.status(&dir);
     if status != Status::Paused {

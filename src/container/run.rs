@@ -4,14 +4,14 @@
 use anyhow::Result;
 
 use super::create::{create_container, hook_state, CreateOpts, Mode};
+use super::Runtime;
 use super::{Root, Status};
-use crate::cli::GlobalOpts;
 use crate::hooks;
 use crate::process::channel::Msg;
 use crate::process::wait;
 
-pub fn run(g: &GlobalOpts, o: &CreateOpts, detach: bool, keep: bool) -> Result<i32> {
-    let mut c = create_container(g, o, Mode::Run { detach })?;
+pub fn run(rt: &Runtime, o: &CreateOpts, detach: bool, keep: bool) -> Result<i32> {
+    let mut c = create_container(rt, o, Mode::Run { detach })?;
     let hooks_cfg = c.state.config.hooks().clone();
     // Signals that arrive from here on go to the container, not to us.
     let sfd = if detach {
@@ -33,7 +33,7 @@ pub fn run(g: &GlobalOpts, o: &CreateOpts, detach: bool, keep: bool) -> Result<i
     crate::logging::mark("container exited");
     if !keep {
         // Unless someone deleted it meanwhile.
-        if let Ok(dir) = Root::new(&g.root).open(&o.id) {
+        if let Ok(dir) = Root::new(&rt.root).open(&o.id) {
             super::delete::destroy(dir, &c.state)?;
         }
         crate::logging::mark("container deleted");

@@ -3,13 +3,13 @@
 use anyhow::{bail, Result};
 
 use super::create::hook_state;
+use super::Runtime;
 use super::{Root, Status};
-use crate::cli::GlobalOpts;
 use crate::hooks;
 use crate::process::exec_fifo;
 
-pub fn start(g: &GlobalOpts, id: &str) -> Result<()> {
-    let dir = Root::new(&g.root).open(id)?;
+pub fn start(rt: &Runtime, id: &str) -> Result<()> {
+    let dir = Root::new(&rt.root).open(id)?;
     let state = dir.load_state()?;
     match state.status(&dir) {
         Status::Created => {}

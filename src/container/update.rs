@@ -6,11 +6,11 @@ use oci_spec::runtime::LinuxResources;
 use serde_json::Value;
 
 use super::Root;
+use super::Runtime;
 use crate::cgroups;
-use crate::cli::GlobalOpts;
 
-pub fn update(g: &GlobalOpts, id: &str, r: &LinuxResources) -> Result<()> {
-    let dir = Root::new(&g.root).open(id)?;
+pub fn update(rt: &Runtime, id: &str, r: &LinuxResources) -> Result<()> {
+    let dir = Root::new(&rt.root).open(id)?;
     let mut state = dir.load_state()?;
     if !state.init_alive() {
         bail!("container not running: cannot update {id}");
