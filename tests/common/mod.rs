@@ -5,6 +5,8 @@
 //! test process's own cgroup (a relative `cgroupsPath`), never elsewhere on the host.
 #![allow(dead_code)]
 
+pub mod differential;
+
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -61,10 +63,17 @@ pub struct Env {
     pub root: PathBuf,
     /// Prefix of the relative cgroupsPath of this test's containers.
     pub cgroup_prefix: String,
+    /// The runtime binary the test drives: xrun, or runc for the differential tests.
+    pub runtime: PathBuf,
 }
 
 impl Env {
     pub fn new() -> Env {
+        Env::with_runtime(Path::new(XRUN))
+    }
+
+    /// A test world whose commands run `runtime` (a runc-compatible binary) instead of xrun.
+    pub fn with_runtime(runtime: &Path) -> Env {
         assert!(
             nix::unistd::geteuid().is_root(),
             "integration tests make containers and must run as root"
@@ -86,6 +95,7 @@ impl Env {
                 SEQ.fetch_add(1, Ordering::SeqCst)
             ),
             dir,
+            runtime: runtime.to_path_buf(),
         }
     }
 
@@ -98,7 +108,7 @@ impl Env {
         )
     }
 
-    /// Runs `xrun --root <state> ARGS` and returns its output once xrun exits.
+    /// Runs `<runtime> --root <state> ARGS` and returns its output once it exits.
     ///
     /// Output goes through files, not pipes: a created container's init keeps the stdio it
     /// was given (that is the container's stdio), so waiting for end-of-file on a pipe would
@@ -127,7 +137,7 @@ impl Env {
 
     /// The command, for tests that need to set stdio themselves.
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(XRUN);
+        let mut c = Command::new(&self.runtime);
         c.arg("--root").arg(&self.root).args(args);
         c.stdin(Stdio::null());
         c
